@@ -18,6 +18,18 @@ public static class ServiceDefaultsExtensions
     /// <summary>Logging, the PostgreSQL data source, the event store and its migrations.</summary>
     public static IHostApplicationBuilder AddServiceDefaults(this IHostApplicationBuilder builder)
     {
+        builder.AddServiceLogging();
+        var connectionString = builder.Configuration.GetConnectionString("Boxes")
+            ?? throw new InvalidOperationException("ConnectionStrings:Boxes (env ConnectionStrings__Boxes) is not set: the PostgreSQL connection string.");
+        builder.Services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
+        builder.Services.AddSingleton<EventStore.EventStore>();
+        builder.Services.AddMigrations("event_store", typeof(EventStore.EventStore).Assembly);
+        return builder;
+    }
+
+    /// <summary>Logging only, for a service with no database of its own (the worker).</summary>
+    public static IHostApplicationBuilder AddServiceLogging(this IHostApplicationBuilder builder)
+    {
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o =>
         {
@@ -28,12 +40,6 @@ public static class ServiceDefaultsExtensions
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("MassTransit", LogLevel.Warning);
         builder.Logging.AddFilter("Quartz", LogLevel.Warning);
-
-        var connectionString = builder.Configuration.GetConnectionString("Boxes")
-            ?? throw new InvalidOperationException("ConnectionStrings:Boxes (env ConnectionStrings__Boxes) is not set: the PostgreSQL connection string.");
-        builder.Services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
-        builder.Services.AddSingleton<EventStore.EventStore>();
-        builder.Services.AddMigrations("event_store", typeof(EventStore.EventStore).Assembly);
         return builder;
     }
 
