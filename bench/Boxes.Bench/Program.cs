@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Boxes.Testing;
+
+// Measures the browser hot path against the running platform (scripts/up.sh; reads .run/env).
+//   dotnet run --project bench/Boxes.Bench -c Release -- [sessions=20]
+// Prints create→ready and full lifecycle (create → CDP connect → open a page → close) p50/p95,
+// and the same page open/close against an already-running Chromium as the floor to compare with.
+
+var env = LoadEnv();
+var apiUrl = env.GetValueOrDefault("BOXES_API_URL") ?? "http://127.0.0.1:8080";
+var apiKey = env.GetValueOrDefault("BOXES_API_KEY") ?? throw new InvalidOperationException("BOXES_API_KEY not set and .run/env missing: run scripts/up.sh first.");
+var sessions = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 20;
+
+using var http = new HttpClient { BaseAddress = new Uri(apiUrl) };
+http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+
+await Lifecycle(); // warm-up: JIT, connection pools
+var createToReady = new List<double>();
+var lifecycle = new List<double>();
+for (var i = 0; i < sessions; i++)
+{
+    var (ready, total) = await Lifecycle();
+    createToReady.Add(ready);
+    lifecycle.Add(total);
+}
+Report($"create→ready ({sessions} sessions, sequential)", createToReady);
+Report($"full lifecycle: create → CDP connect → open page → close ({sessions})", lifecycle);
+
+var floor = await AgainstRunningChromium(sessions);
+Report($"floor: connect → open page → close on an already-running Chromium ({sessions})", floor);
+Console.WriteLine($"ratio full lifecycle p50 / floor p50: {Percentile(lifecycle, 50) / Percentile(floor, 50):0.00}x");
+
+async Task<(double Ready, double Total)> Lifecycle()
+{
+    var sw = Stopwatch.StartNew();
+    var created = await http.PostAsJsonAsync("/v1/browsers", new { weight = "light" });
+    created.EnsureSuccessStatusCode();
+    var id = (await created.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
+    JsonObject session;
+    while (true)
+    {
+        session = (await http.GetFromJsonAsync<JsonObject>($"/v1/browsers/{id}"))!;
+        var status = session["status"]!.GetValue<string>();
+        if (status == "ready") break;
+        if (status is "failed" or "ended") throw new InvalidOperationException($"session {id} {status}: {session["endReason"]}");
+        if (sw.Elapsed > TimeSpan.FromSeconds(30)) throw new TimeoutException($"session {id} not ready after 30 s");
+        await Task.Delay(2);
+    }
+    var ready = sw.Elapsed.TotalMilliseconds;
+    await OpenPageAndClose(session["cdpUrl"]!.GetValue<string>());
+    (await http.DeleteAsync($"/v1/browsers/{id}")).EnsureSuccessStatusCode();
+    return (ready, sw.Elapsed.TotalMilliseconds);
+}
+
+static async Task OpenPageAndClose(string cdpUrl)
+{
+    await using var cdp = await CdpClient.ConnectAsync(cdpUrl);
+    var target = await cdp.SendAsync("Target.createTarget", new { url = "about:blank" });
+    await cdp.SendAsync("Target.closeTarget", new { targetId = target["targetId"]!.GetValue<string>() });
+}
+
+static async Task<List<double>> AgainstRunningChromium(int n)
+{
+    var profile = Directory.CreateTempSubdirectory("boxes-bench-");
+    var chromium = Environment.GetEnvironmentVariable("BOXES_CHROMIUM") ?? "/usr/bin/chromium";
+    using var proc = Process.Start(new ProcessStartInfo(chromium,
+        $"--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking --disable-component-update --disable-sync --remote-debugging-port=0 --user-data-dir={profile.FullName} about:blank")
+    { RedirectStandardError = true, RedirectStandardOutput = true })!;
+    try
+    {
+        var portFile = Path.Combine(profile.FullName, "DevToolsActivePort");
+        await Eventually.Until(() => File.Exists(portFile) && File.ReadAllLines(portFile).Length >= 2, TimeSpan.FromSeconds(15), "DevToolsActivePort");
+        var lines = File.ReadAllLines(portFile);
+        var url = $"ws://127.0.0.1:{lines[0]}{lines[1]}";
+        await OpenPageAndClose(url);
+        var times = new List<double>();
+        for (var i = 0; i < n; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            await OpenPageAndClose(url);
+            times.Add(sw.Elapsed.TotalMilliseconds);
+        }
+        return times;
+    }
+    finally
+    {
+        proc.Kill(entireProcessTree: true);
+        await proc.WaitForExitAsync();
+        try { profile.Delete(recursive: true); } catch (IOException) { }
+    }
+}
+
+static void Report(string what, List<double> ms) =>
+    Console.WriteLine($"{what}: p50 {Percentile(ms, 50):0.0} ms, p95 {Percentile(ms, 95):0.0} ms, min {ms.Min():0.0}, max {ms.Max():0.0}");
+
+static double Percentile(List<double> values, double p)
+{
+    var sorted = values.Order().ToArray();
+    var rank = p / 100 * (sorted.Length - 1);
+    var lo = (int)Math.Floor(rank);
+    var hi = (int)Math.Ceiling(rank);
+    return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo);
+}
+
+static Dictionary<string, string> LoadEnv()
+{
+    var result = new Dictionary<string, string>();
+    var dir = new DirectoryInfo(AppContext.BaseDirectory);
+    while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Platform.sln"))) dir = dir.Parent;
+    var file = dir is null ? null : Path.Combine(dir.FullName, ".run", "env");
+    if (file is not null && File.Exists(file))
+        foreach (var line in File.ReadAllLines(file))
+            if (line.Split('=', 2) is [var k, var v]) result[k.Trim()] = v.Trim();
+    foreach (var k in new[] { "BOXES_API_URL", "BOXES_API_KEY" })
+        if (Environment.GetEnvironmentVariable(k) is { Length: > 0 } v) result[k] = v;
+    return result;
+}
