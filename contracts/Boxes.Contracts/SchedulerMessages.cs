@@ -13,3 +13,6 @@ public sealed record BoxWorkerLost(Guid BoxId, string WorkerId, DateTimeOffset T
 
 /// <summary>Retry placement of a box that found no worker with room.</summary>
 public sealed record BoxPlacementRetry(Guid BoxId, DateTimeOffset Timestamp);
+
+/// <summary>A worker did not confirm a stop in time; the box is recorded as ended anyway.</summary>
+public sealed record BoxStopTimeoutElapsed(Guid BoxId, DateTimeOffset Timestamp);

@@ -1,0 +1,42 @@
+using Boxes.Api.Auth;
+using Boxes.Api.Browsers;
+using Boxes.Api.Cdp;
+using Boxes.Api.Health;
+using Boxes.Api.Projections;
+using Boxes.EventStore;
+using Boxes.ServiceDefaults;
+using MassTransit;
+using Npgsql;
+
+namespace Boxes.Api;
+
+public static class ApiRegistration
+{
+    /// <summary>Keys, boxes, the CDP proxy, the list projection, readiness, and the event relay.</summary>
+    public static IHostApplicationBuilder AddApi(this IHostApplicationBuilder builder)
+    {
+        builder.Services.Configure<ApiOptions>(builder.Configuration.GetSection("Boxes"));
+        builder.Services.Configure<PlanCatalog>(builder.Configuration.GetSection("Plans"));
+        builder.Services.AddMigrations("api", typeof(ApiRegistration).Assembly);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<ApiKeys>();
+        builder.Services.AddSingleton<BoxCatalog>();
+        builder.Services.AddSingleton<SessionTokens>();
+        builder.Services.AddSingleton<SessionView>();
+        builder.Services.AddSingleton<ProxyRegistry>();
+        builder.Services.AddSingleton<WorkerHeartbeats>();
+        builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o => o.Limits.MaxRequestBodySize = 8 * 1024 * 1024);
+
+        builder.AddBoxesBus(x =>
+        {
+            // Every API replica must hear these itself: it holds its own proxied sockets and its own view of the workers.
+            x.AddConsumer<SessionEndedConsumer>().Endpoint(e => e.Temporary = true);
+            x.AddConsumer<WorkerHeartbeatConsumer>().Endpoint(e => e.Temporary = true);
+        });
+        builder.AddEventRelay();
+        builder.Services.AddHostedService(sp => new LogSubscription(
+            BoxListProjection.Name, sp.GetRequiredService<NpgsqlDataSource>(), new BoxListProjection(),
+            sp.GetRequiredService<ILogger<BoxListProjection>>()));
+        return builder;
+    }
+}

@@ -1,0 +1,69 @@
+using System.Security.Cryptography;
+using System.Text;
+using Boxes.Api.Errors;
+using Microsoft.Extensions.Options;
+
+namespace Boxes.Api.Auth;
+
+public sealed class ApiOptions
+{
+    /// <summary>The operator's key for /v1/admin routes. Never an organisation's key.</summary>
+    public string AdminKey { get; set; } = "";
+    /// <summary>Base64, at least 32 bytes: signs the session-scoped tokens in cdpUrl.</summary>
+    public string TokenSigningKey { get; set; } = "";
+    /// <summary>The API's public address, from which cdpUrl is built.</summary>
+    public string PublicUrl { get; set; } = "http://127.0.0.1:8080";
+}
+
+/// <summary>
+/// Authenticates every /v1 route: the operator key on /v1/admin, an organisation's key elsewhere. The CDP
+/// route is the exception: it carries a session token instead, checked by the proxy itself.
+/// </summary>
+public static class Authentication
+{
+    private const string CallerKey = "boxes.caller";
+
+    public static Caller Caller(this HttpContext http) => (Caller)http.Items[CallerKey]!;
+
+    public static IApplicationBuilder UseApiAuthentication(this IApplicationBuilder app) => app.Use(async (http, next) =>
+    {
+        var path = http.Request.Path;
+        if (!path.StartsWithSegments("/v1") || IsCdpRoute(path))
+        {
+            await next(http);
+            return;
+        }
+        var presented = BearerToken(http.Request);
+        if (path.StartsWithSegments("/v1/admin"))
+        {
+            var adminKey = http.RequestServices.GetRequiredService<IOptions<ApiOptions>>().Value.AdminKey;
+            if (presented is null || adminKey.Length == 0 ||
+                !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(adminKey)))
+            {
+                await ApiError.Unauthenticated("The operator key is required for admin routes: Authorization: Bearer <BOXES_ADMIN_KEY>.").ExecuteAsync(http);
+                return;
+            }
+            await next(http);
+            return;
+        }
+        var caller = presented is null ? null : await http.RequestServices.GetRequiredService<ApiKeys>().AuthenticateAsync(presented, http.RequestAborted);
+        if (caller is null)
+        {
+            await ApiError.Unauthenticated(presented is null
+                ? "Missing API key: send Authorization: Bearer br_live_..."
+                : "Unknown or revoked API key.").ExecuteAsync(http);
+            return;
+        }
+        http.Items[CallerKey] = caller;
+        await next(http);
+    });
+
+    private static bool IsCdpRoute(PathString path) =>
+        path.StartsWithSegments("/v1/browsers") && path.Value!.EndsWith("/cdp", StringComparison.Ordinal);
+
+    private static string? BearerToken(HttpRequest request)
+    {
+        var header = request.Headers.Authorization.ToString();
+        return header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && header.Length > 7 ? header[7..].Trim() : null;
+    }
+}

@@ -1,0 +1,25 @@
+using Boxes.Api;
+using Boxes.Api.Admin;
+using Boxes.Api.Auth;
+using Boxes.Api.Browsers;
+using Boxes.Api.Cdp;
+using Boxes.Api.Errors;
+using Boxes.Api.Health;
+using Boxes.ServiceDefaults;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.AddApi();
+
+var app = builder.Build();
+app.UseApiErrors();
+app.UseWebSockets();
+app.UseApiAuthentication();
+app.MapDefaultEndpoints();
+app.MapReadiness();
+app.MapAdminEndpoints();
+app.MapBrowserEndpoints();
+app.MapCdpProxy();
+app.Run();
+
+public partial class Program;

@@ -1,0 +1,13 @@
+namespace Boxes.Worker.Browsers;
+
+/// <summary>How this worker runs Chromium (config section <c>Worker</c>).</summary>
+public sealed class ChromiumOptions
+{
+    public string ChromiumPath { get; set; } = "/usr/bin/chromium";
+    /// <summary>Where profile folders live; each browser gets a fresh one, deleted when it stops.</summary>
+    public string DataDir { get; set; } = Path.Combine(Path.GetTempPath(), "boxes-worker");
+    /// <summary>Browsers kept launched and idle so that a session starts without a cold start (~0.5 s).</summary>
+    public int PoolSize { get; set; } = 2;
+    public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(15);
+    public string[] ExtraArgs { get; set; } = [];
+}
