@@ -30,8 +30,9 @@ public static class ApiRegistration
         builder.AddBoxesBus(x =>
         {
             // Every API replica must hear these itself: it holds its own proxied sockets and its own view of the workers.
-            x.AddConsumer<SessionEndedConsumer>().Endpoint(e => e.Temporary = true);
-            x.AddConsumer<WorkerHeartbeatConsumer>().Endpoint(e => e.Temporary = true);
+            var instance = $"api-{Guid.NewGuid():N}";
+            x.AddConsumer<SessionEndedConsumer>().Endpoint(e => { e.Name = $"{instance}-session-ended"; e.Temporary = true; });
+            x.AddConsumer<WorkerHeartbeatTracker>().Endpoint(e => { e.Name = $"{instance}-heartbeats"; e.Temporary = true; });
         });
         builder.AddEventRelay();
         builder.Services.AddHostedService(sp => new LogSubscription(

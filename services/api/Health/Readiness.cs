@@ -15,7 +15,7 @@ public sealed class WorkerHeartbeats(TimeProvider clock)
     public int LiveWorkers(TimeSpan within) => _lastSeen.Values.Count(t => clock.GetUtcNow() - t < within);
 }
 
-public sealed class WorkerHeartbeatConsumer(WorkerHeartbeats heartbeats) : IConsumer<WorkerHeartbeat>
+public sealed class WorkerHeartbeatTracker(WorkerHeartbeats heartbeats) : IConsumer<WorkerHeartbeat>
 {
     public Task Consume(ConsumeContext<WorkerHeartbeat> context)
     {

@@ -24,7 +24,7 @@ public sealed class BoxSagaRepositoryContext<TMessage>(
     {
         instance.CausationId = Causation;
         Touched.Add(instance);
-        return factory.CreateSagaConsumeContext(unit, _context, instance, SagaConsumeContextMode.Add);
+        return factory.CreateSagaConsumeContext(unit, this, instance, SagaConsumeContextMode.Add);
     }
 
     public Task<SagaConsumeContext<BoxState, TMessage>> Insert(BoxState instance) =>
@@ -36,7 +36,8 @@ public sealed class BoxSagaRepositoryContext<TMessage>(
         if (instance is null) return null;
         instance.CausationId = Causation;
         Touched.Add(instance);
-        return await factory.CreateSagaConsumeContext(unit, _context, instance, SagaConsumeContextMode.Load);
+        // Built on this scope, not the raw message context, so activities find the unit of work as a payload.
+        return await factory.CreateSagaConsumeContext(unit, this, instance, SagaConsumeContextMode.Load);
     }
 
     public Task Save(SagaConsumeContext<BoxState> context) => unit.SaveAsync(context.Saga, isNew: true, CancellationToken);
