@@ -32,6 +32,8 @@ export Worker__Id="${BOXES_WORKER_ID:-worker-1}"
 export Worker__Address="http://127.0.0.1:8082"
 export Worker__DataDir="$RUN/worker"
 export Worker__ChromiumPath="$(command -v chromium)"
+# Pre-launched browsers: size it to the burst of creates you expect (a launch costs ~1.3 CPU-seconds).
+export Worker__PoolSize="${BOXES_WORKER_POOL_SIZE:-4}"
 export DOTNET_gcServer=0
 
 declare -A PORTS=([api]=8080 [scheduler]=8081 [worker]=8082 [billing]=8083 [webhooks]=8084 [artifacts]=8085)

@@ -17,7 +17,11 @@ var sessions = args.Length > 0 ? int.Parse(args[0], System.Globalization.Culture
 using var http = new HttpClient { BaseAddress = new Uri(apiUrl) };
 http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
 
+var workerUrl = Environment.GetEnvironmentVariable("BOXES_WORKER_URL") ?? "http://127.0.0.1:8082";
+var pool = await WaitForFullPool(workerUrl);
+Console.WriteLine($"worker pool: {pool} pre-launched browsers (Worker__PoolSize)");
 await Lifecycle(); // warm-up: JIT, connection pools
+await WaitForFullPool(workerUrl);
 var createToReady = new List<double>();
 var lifecycle = new List<double>();
 for (var i = 0; i < sessions; i++)
@@ -53,6 +57,16 @@ async Task<(double Ready, double Total)> Lifecycle()
     await OpenPageAndClose(session["cdpUrl"]!.GetValue<string>());
     (await http.DeleteAsync($"/v1/browsers/{id}")).EnsureSuccessStatusCode();
     return (ready, sw.Elapsed.TotalMilliseconds);
+}
+
+// Measures the warm path: starts only once the worker's pool of pre-launched browsers is full.
+static async Task<int> WaitForFullPool(string workerUrl)
+{
+    using var worker = new HttpClient { BaseAddress = new Uri(workerUrl) };
+    var pool = await Eventually.Until(
+        async () => (await worker.GetFromJsonAsync<JsonObject>("/pool"))!,
+        p => p["idle"]!.GetValue<int>() >= p["size"]!.GetValue<int>(), TimeSpan.FromSeconds(120), "the worker's browser pool to fill");
+    return pool["size"]!.GetValue<int>();
 }
 
 static async Task OpenPageAndClose(string cdpUrl)

@@ -10,6 +10,8 @@ public static class WorkerEndpoints
 {
     public static IEndpointRouteBuilder MapWorkerEndpoints(this IEndpointRouteBuilder app)
     {
+        app.MapGet("/pool", (BrowserPool pool, Microsoft.Extensions.Options.IOptions<ChromiumOptions> options) =>
+            Results.Ok(new { idle = pool.IdleCount, size = options.Value.PoolSize }));
         app.MapGet("/boxes", (BrowserSessions sessions) =>
             Results.Ok(new { items = sessions.Running.Select(id => Describe(sessions, id)).Where(b => b is not null) }));
         app.MapGet("/boxes/{id:guid}", (Guid id, BrowserSessions sessions) =>

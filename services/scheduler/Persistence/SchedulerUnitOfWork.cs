@@ -22,7 +22,7 @@ public sealed class SchedulerUnitOfWork(NpgsqlConnection connection, NpgsqlTrans
     public async Task<BoxState?> LoadForUpdateAsync(Guid boxId, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand("""
-            SELECT current_state, version, organization_id, kind, spec::text, worker_id, endpoint, end_reason, created_at
+            SELECT current_state, version, organization_id, kind, spec::text, worker_id, endpoint, end_reason, created_at, timers
             FROM scheduler.box_sagas WHERE correlation_id = $1 FOR UPDATE
             """, connection, transaction);
         cmd.Parameters.Add(new() { Value = boxId });
@@ -40,22 +40,43 @@ public sealed class SchedulerUnitOfWork(NpgsqlConnection connection, NpgsqlTrans
             Endpoint = r.IsDBNull(6) ? null : r.GetString(6),
             EndReason = r.IsDBNull(7) ? null : r.GetString(7),
             CreatedAt = r.GetFieldValue<DateTimeOffset>(8),
+            ScheduledTimers = new HashSet<string>(r.GetFieldValue<string[]>(9), StringComparer.Ordinal),
         };
     }
 
     /// <summary>Writes the saga row (insert for a new saga, versioned update otherwise), its events and its timers.</summary>
     public async Task SaveAsync(BoxState saga, bool isNew, CancellationToken ct)
     {
+        foreach (var (timer, dueAt) in saga.PendingTimers)
+        {
+            var key = BoxTimerJob.KeyFor(timer, saga.CorrelationId);
+            if (dueAt is null)
+            {
+                if (saga.ScheduledTimers.Remove(timer)) await quartz.DeleteJob(key, ct);
+                continue;
+            }
+            saga.ScheduledTimers.Add(timer);
+            var job = JobBuilder.Create<BoxTimerJob>()
+                .WithIdentity(key)
+                .UsingJobData(BoxTimerJob.BoxIdKey, saga.CorrelationId.ToString())
+                .UsingJobData(BoxTimerJob.TimerKey, timer)
+                .Build();
+            var trigger = TriggerBuilder.Create()
+                .WithIdentity(key.Name, key.Group)
+                .StartAt(dueAt.Value)
+                .Build();
+            await quartz.ScheduleJob(job, [trigger], ScheduleJobOptions.Replacing, ct);
+        }
         var sql = isNew
             ? """
               INSERT INTO scheduler.box_sagas (correlation_id, current_state, version, organization_id, kind, spec, slots, dedicated,
-                                               worker_id, endpoint, end_reason, created_at, updated_at)
-              VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, now())
+                                               worker_id, endpoint, end_reason, created_at, updated_at, timers)
+              VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), $13)
               """
             // Optimistic concurrency: 0 rows means someone else moved this saga since we read it.
             : """
               UPDATE scheduler.box_sagas SET current_state = $2, version = version + 1, worker_id = $8, endpoint = $9,
-                                             end_reason = $10, updated_at = now()
+                                             end_reason = $10, updated_at = now(), timers = $13
               WHERE correlation_id = $1 AND version = $12
               """;
         await using (var cmd = new NpgsqlCommand(sql, connection, transaction))
@@ -72,6 +93,7 @@ public sealed class SchedulerUnitOfWork(NpgsqlConnection connection, NpgsqlTrans
             cmd.Parameters.Add(new() { Value = (object?)saga.EndReason ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
             cmd.Parameters.Add(new() { Value = saga.CreatedAt });
             cmd.Parameters.Add(new() { Value = saga.Version });
+            cmd.Parameters.Add(new() { Value = saga.ScheduledTimers.Order(StringComparer.Ordinal).ToArray() });
             if (await cmd.ExecuteNonQueryAsync(ct) != 1)
                 throw new MassTransit.ConcurrencyException($"Box saga {saga.CorrelationId} changed since version {saga.Version} was read",
                     typeof(BoxState), saga.CorrelationId);
@@ -87,25 +109,6 @@ public sealed class SchedulerUnitOfWork(NpgsqlConnection connection, NpgsqlTrans
             await store.AppendAsync(transaction, Streams.ForBox(saga.CorrelationId), ExpectedVersion.Any, events, ct);
         }
 
-        foreach (var (timer, dueAt) in saga.PendingTimers)
-        {
-            var key = BoxTimerJob.KeyFor(timer, saga.CorrelationId);
-            if (dueAt is null)
-            {
-                await quartz.DeleteJob(key, ct);
-                continue;
-            }
-            var job = JobBuilder.Create<BoxTimerJob>()
-                .WithIdentity(key)
-                .UsingJobData(BoxTimerJob.BoxIdKey, saga.CorrelationId.ToString())
-                .UsingJobData(BoxTimerJob.TimerKey, timer)
-                .Build();
-            var trigger = TriggerBuilder.Create()
-                .WithIdentity(key.Name, key.Group)
-                .StartAt(dueAt.Value)
-                .Build();
-            await quartz.ScheduleJob(job, [trigger], ScheduleJobOptions.Replacing, ct);
-        }
         saga.PendingEvents.Clear();
         saga.PendingTimers.Clear();
     }

@@ -30,7 +30,7 @@ public static class PlacementPolicy
         var fitting = workers
             .Where(w => w.Kinds.Contains(kind))
             .Where(w => !w.HasDedicated)
-            .Where(w => dedicated ? w.Boxes == 0 : w.Capacity - w.UsedSlots >= slots)
+            .Where(w => dedicated ? w.Boxes == 0 && w.Capacity >= slots : w.Capacity - w.UsedSlots >= slots)
             .ToList();
         var preferred = spec.Region is { Length: > 0 } region
             ? fitting.Where(w => string.Equals(w.Region, region, StringComparison.OrdinalIgnoreCase)).ToList()

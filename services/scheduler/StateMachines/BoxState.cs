@@ -21,6 +21,8 @@ public sealed class BoxState : SagaStateMachineInstance
     public string? Endpoint { get; set; }
     public string? EndReason { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>Timers scheduled in Quartz for this box (persisted), so cancelling skips the ones that were never set.</summary>
+    public HashSet<string> ScheduledTimers { get; set; } = new(StringComparer.Ordinal);
 
     public List<object> PendingEvents { get; } = [];
     public List<(string Timer, DateTimeOffset? DueAt)> PendingTimers { get; } = [];

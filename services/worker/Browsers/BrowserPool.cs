@@ -40,27 +40,34 @@ public sealed class BrowserPool(ChromiumLauncher launcher, IOptions<ChromiumOpti
         }
     }
 
-    /// <summary>Tops the pool up to PoolSize; one refill loop at a time.</summary>
+    /// <summary>Tops the pool up to PoolSize, launching up to RefillParallelism at once; one refill loop at a time.</summary>
     public async Task RefillAsync()
     {
         if (!await _refilling.WaitAsync(0)) return;
         try
         {
-            while (!_stopping.IsCancellationRequested && _idle.Count < options.Value.PoolSize)
+            while (!_stopping.IsCancellationRequested)
             {
+                var missing = options.Value.PoolSize - _idle.Count;
+                if (missing <= 0) return;
+                var launches = Enumerable.Range(0, Math.Min(missing, Math.Max(1, options.Value.RefillParallelism)))
+                    .Select(_ => launcher.LaunchAsync(_stopping.Token)).ToArray();
                 try
                 {
-                    _idle.Enqueue(await launcher.LaunchAsync(_stopping.Token));
+                    await Task.WhenAll(launches);
                 }
-                catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
-                {
-                    return;
-                }
-                catch (Exception ex)
+                catch (Exception ex) when (!_stopping.IsCancellationRequested)
                 {
                     logger.LogError(ex, "Could not pre-launch a browser; the pool stays at {Idle}", _idle.Count);
+                    foreach (var ok in launches.Where(l => l.IsCompletedSuccessfully)) _idle.Enqueue(ok.Result);
                     return;
                 }
+                catch (Exception)
+                {
+                    foreach (var ok in launches.Where(l => l.IsCompletedSuccessfully)) await ok.Result.StopAsync();
+                    return;
+                }
+                foreach (var launched in launches) _idle.Enqueue(launched.Result);
             }
         }
         finally

@@ -16,7 +16,9 @@ public sealed class ChromiumLauncher(IOptions<ChromiumOptions> options, ILogger<
         var profileDir = Path.Combine(o.DataDir, "profile-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(profileDir);
 
-        var psi = new ProcessStartInfo(o.ChromiumPath)
+        // setsid makes Chromium the leader of its own process group (same pid: it execs without forking),
+        // so stopping it is one signal to the group.
+        var psi = new ProcessStartInfo("setsid")
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
@@ -24,11 +26,13 @@ public sealed class ChromiumLauncher(IOptions<ChromiumOptions> options, ILogger<
         };
         // As root in a container Chromium needs --no-sandbox; the rest keeps it from phoning home on a
         // closed network. Port 0: Chromium picks a free port and writes it to DevToolsActivePort.
+        psi.ArgumentList.Add(o.ChromiumPath);
         foreach (var arg in new[]
         {
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-dev-shm-usage", "--no-default-browser-check", "--mute-audio",
+            "--disable-crash-reporter", "--disable-breakpad",
             "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
             $"--user-data-dir={profileDir}",
         }.Concat(o.ExtraArgs).Append("about:blank"))
@@ -64,7 +68,7 @@ public sealed class ChromiumLauncher(IOptions<ChromiumOptions> options, ILogger<
             if (browser is not null) await browser.StopAsync();
             else
             {
-                try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+                Signals.KillGroup(process.Id);
                 await process.WaitForExitAsync(CancellationToken.None);
                 try { Directory.Delete(profileDir, recursive: true); } catch (IOException) { }
             }

@@ -7,7 +7,10 @@ public sealed class ChromiumOptions
     /// <summary>Where profile folders live; each browser gets a fresh one, deleted when it stops.</summary>
     public string DataDir { get; set; } = Path.Combine(Path.GetTempPath(), "boxes-worker");
     /// <summary>Browsers kept launched and idle so that a session starts without a cold start (~0.5 s).</summary>
-    public int PoolSize { get; set; } = 2;
+    /// <remarks>A cold launch takes about a second on two cores, so the pool must cover a burst of creates.</remarks>
+    public int PoolSize { get; set; } = 4;
+    /// <summary>How many browsers the pool launches at once while refilling.</summary>
+    public int RefillParallelism { get; set; } = 1;
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(15);
     public string[] ExtraArgs { get; set; } = [];
 }

@@ -17,7 +17,12 @@ public sealed class ChromiumProcess : IAsyncDisposable
         Port = port;
         WebSocketUrl = webSocketUrl;
         Pid = process.Id;
-        Exited = process.WaitForExitAsync();
+        // The Exited event, not WaitForExitAsync: the latter also waits for EOF on the redirected pipes,
+        // which an orphaned helper process can hold open long after Chromium itself is gone.
+        var exited = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.Exited += (_, _) => exited.TrySetResult();
+        if (process.HasExited) exited.TrySetResult();
+        Exited = exited.Task;
     }
 
     public int Pid { get; }
@@ -39,16 +44,11 @@ public sealed class ChromiumProcess : IAsyncDisposable
             await Exited;
             return;
         }
-        try
-        {
-            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
-        }
-        catch (InvalidOperationException)
-        {
-            // Exited between the check and the kill.
-        }
-        await Exited;
+        // One signal for the whole process group (Chromium leads its own, see ChromiumLauncher): far
+        // cheaper than Process.Kill(entireProcessTree), which walks every process on the machine.
+        Signals.KillGroup(Pid);
         KillStragglers();
+        await Exited;
         await DeleteProfileAsync();
         _process.Dispose();
     }
@@ -64,14 +64,9 @@ public sealed class ChromiumProcess : IAsyncDisposable
             if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
             try
             {
-                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline"));
-                if (!cmdline.Contains(ProfileDir, StringComparison.Ordinal)) continue;
-                using var p = Process.GetProcessById(pid);
-                p.Kill(entireProcessTree: true);
-                p.WaitForExit(TimeSpan.FromSeconds(5));
+                if (File.ReadAllText(Path.Combine(dir, "cmdline")).Contains(ProfileDir, StringComparison.Ordinal)) Signals.Kill(pid);
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException
-                                           or System.ComponentModel.Win32Exception)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 // Gone already, or not ours to read.
             }
