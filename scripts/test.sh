@@ -45,7 +45,8 @@ set -a && source "$RUN/env" && set +a
 run_tests tests/Boxes.EndToEnd.Tests/Boxes.EndToEnd.Tests.csproj
 
 # One summary line over every run, read from the trx files.
-python3 - "$RESULTS" <<'PY'
+summary=0
+python3 - "$RESULTS" <<'PY' || summary=1
 import glob, sys, xml.etree.ElementTree as ET
 ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
 passed = failed = skipped = 0
@@ -57,5 +58,4 @@ line = f"tests: {passed} passed, {failed} failed"
 print(line + (f", {skipped} skipped" if skipped else ""))
 sys.exit(1 if failed or passed == 0 else 0)
 PY
-summary=$?
 exit $(( failed || summary ))
