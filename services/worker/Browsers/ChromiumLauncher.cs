@@ -33,7 +33,7 @@ public sealed class ChromiumLauncher(IOptions<ChromiumOptions> options, ILogger<
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-dev-shm-usage", "--no-default-browser-check", "--mute-audio",
             "--disable-crash-reporter", "--disable-breakpad",
-            "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
+            $"--remote-debugging-address={o.RemoteDebuggingAddress}", "--remote-debugging-port=0",
             $"--user-data-dir={profileDir}",
         }.Concat(o.ExtraArgs).Append("about:blank"))
         {
@@ -58,7 +58,7 @@ public sealed class ChromiumLauncher(IOptions<ChromiumOptions> options, ILogger<
         try
         {
             var (port, path) = await WaitForDevToolsPort(profileDir, process, o.StartTimeout, ct);
-            browser = new ChromiumProcess(process, profileDir, port, $"ws://127.0.0.1:{port}{path}", logger);
+            browser = new ChromiumProcess(process, profileDir, port, $"ws://{o.AdvertisedHost}:{port}{path}", logger);
             await WaitForEndpoint(port, process, o.StartTimeout - sw.Elapsed, ct);
             logger.LogDebug("Chromium pid {Pid} ready on port {Port} in {Elapsed} ms", process.Id, port, sw.ElapsedMilliseconds);
             return browser;

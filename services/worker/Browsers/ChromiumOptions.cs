@@ -13,4 +13,8 @@ public sealed class ChromiumOptions
     public int RefillParallelism { get; set; } = 1;
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(15);
     public string[] ExtraArgs { get; set; } = [];
+    /// <summary>Where Chromium's DevTools listens. Loopback when the API runs on the same host.</summary>
+    public string RemoteDebuggingAddress { get; set; } = "127.0.0.1";
+    /// <summary>The host name the API uses to reach this worker's browsers (the endpoint it reports).</summary>
+    public string AdvertisedHost { get; set; } = "127.0.0.1";
 }
