@@ -29,10 +29,16 @@ public sealed class BrowserPool(ChromiumLauncher launcher, IOptions<ChromiumOpti
         {
             while (_idle.TryDequeue(out var browser))
             {
-                if (!browser.HasExited) return browser;
+                if (!browser.HasExited)
+                {
+                    Signals.SetGroupPriority(browser.Pid, 0); // a live session's browser competes at normal priority
+                    return browser;
+                }
                 await browser.StopAsync(); // died while idle: clean it up and try the next
             }
-            return await launcher.LaunchAsync(ct);
+            var fresh = await launcher.LaunchAsync(ct);
+            Signals.SetGroupPriority(fresh.Pid, 0);
+            return fresh;
         }
         finally
         {

@@ -16,8 +16,10 @@ public sealed class ChromiumLauncher(IOptions<ChromiumOptions> options, ILogger<
         var profileDir = Path.Combine(o.DataDir, "profile-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(profileDir);
 
-        // setsid makes Chromium the leader of its own process group (same pid: it execs without forking),
-        // so stopping it is one signal to the group.
+        // setsid makes Chromium the leader of its own process group (same pid: setsid and nice exec
+        // without forking), so stopping it is one signal to the group. Pre-launched browsers start at a
+        // low priority so that refilling the pool does not slow live sessions; BrowserPool raises a
+        // browser back to normal priority when a session takes it.
         var psi = new ProcessStartInfo("setsid")
         {
             RedirectStandardError = true,
@@ -26,6 +28,9 @@ public sealed class ChromiumLauncher(IOptions<ChromiumOptions> options, ILogger<
         };
         // As root in a container Chromium needs --no-sandbox; the rest keeps it from phoning home on a
         // closed network. Port 0: Chromium picks a free port and writes it to DevToolsActivePort.
+        psi.ArgumentList.Add("nice");
+        psi.ArgumentList.Add("-n");
+        psi.ArgumentList.Add(o.LaunchNice.ToString(System.Globalization.CultureInfo.InvariantCulture));
         psi.ArgumentList.Add(o.ChromiumPath);
         foreach (var arg in new[]
         {

@@ -11,6 +11,8 @@ public sealed class ChromiumOptions
     public int PoolSize { get; set; } = 4;
     /// <summary>How many browsers the pool launches at once while refilling.</summary>
     public int RefillParallelism { get; set; } = 1;
+    /// <summary>Nice value pre-launched browsers start with; a session's browser runs at normal priority.</summary>
+    public int LaunchNice { get; set; } = 10;
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(15);
     public string[] ExtraArgs { get; set; } = [];
     /// <summary>Where Chromium's DevTools listens. Loopback when the API runs on the same host.</summary>

@@ -12,6 +12,14 @@ internal static partial class Signals
 
     public static void Kill(int pid) => SysKill(pid, SigKill);
 
+    private const int PrioProcessGroup = 1;
+
+    [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
+    private static partial int SysSetPriority(int which, int who, int priority);
+
+    /// <summary>Sets the scheduling priority (nice value) of every process in the group led by <paramref name="leader"/>.</summary>
+    public static bool SetGroupPriority(int leader, int nice) => leader > 1 && SysSetPriority(PrioProcessGroup, leader, nice) == 0;
+
     /// <summary>Kills every process in the group led by <paramref name="leader"/>.</summary>
     public static void KillGroup(int leader)
     {
