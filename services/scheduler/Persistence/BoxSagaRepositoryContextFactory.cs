@@ -14,13 +14,14 @@ namespace Boxes.Scheduler.Persistence;
 /// and the events they append keep their order in the log), then loads the saga row FOR UPDATE, runs
 /// the state machine, writes row + events + timers, and commits. Commands to workers are sent after the
 /// commit: a rolled-back transition never reaches a worker; a crash right after the commit is caught by
-/// the box's ready or stop timeout. Proven by BoxSagaTests.Two_schedulers_given_the_same_request_place_the_box_once.
+/// the box's ready or stop timeout. Proven by SchedulerReplicaTests.Two_schedulers_given_the_same_request_at_once_place_the_box_once.
 /// </summary>
 public sealed class BoxSagaRepositoryContextFactory(
     NpgsqlDataSource dataSource,
     EventStore.EventStore store,
     ISchedulerFactory schedulerFactory,
-    ISagaConsumeContextFactory<SchedulerUnitOfWork, BoxState> factory)
+    ISagaConsumeContextFactory<SchedulerUnitOfWork, BoxState> factory,
+    ILogger<BoxSagaRepositoryContextFactory> logger)
     : ISagaRepositoryContextFactory<BoxState>, ILoadSagaRepositoryContextFactory<BoxState>, IQuerySagaRepositoryContextFactory<BoxState>
 {
     public async Task Send<T>(ConsumeContext<T> context, IPipe<SagaRepositoryContext<BoxState, T>> next) where T : class
@@ -33,7 +34,7 @@ public sealed class BoxSagaRepositoryContextFactory(
         await using var transaction = await connection.BeginTransactionAsync(context.CancellationToken);
         await Boxes.EventStore.EventStore.LockStreamAsync(transaction, Streams.ForBox(boxId), context.CancellationToken);
 
-        var unit = new SchedulerUnitOfWork(connection, transaction, store, quartz);
+        var unit = new SchedulerUnitOfWork(connection, transaction, store, quartz, logger);
         var repositoryContext = new BoxSagaRepositoryContext<T>(unit, context, factory);
         // The enlistment must wrap both the scheduling calls and the commit, and end after the commit
         // so Quartz signals its own threads once the new triggers are visible.
@@ -63,7 +64,7 @@ public sealed class BoxSagaRepositoryContextFactory(
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var unit = new SchedulerUnitOfWork(connection, transaction, store, await schedulerFactory.GetScheduler(cancellationToken));
+        var unit = new SchedulerUnitOfWork(connection, transaction, store, await schedulerFactory.GetScheduler(cancellationToken), logger);
         var result = await asyncMethod(new LoadContext(unit, cancellationToken));
         await transaction.RollbackAsync(cancellationToken);
         return result;

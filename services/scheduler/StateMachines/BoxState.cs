@@ -31,9 +31,24 @@ public sealed class BoxState : SagaStateMachineInstance
     /// <summary>The message being handled, whose id seeds the ids of the events it causes.</summary>
     public Guid CausationId { get; set; }
 
+    private (string State, string? WorkerId, string? Endpoint, string? EndReason)? _loaded;
+
+    /// <summary>Remembers the state as read from the row, so that a message that changed nothing writes nothing.</summary>
+    public BoxState MarkLoaded()
+    {
+        _loaded = (CurrentState, WorkerId, Endpoint, EndReason);
+        return this;
+    }
+
+    public bool IsUnchangedSinceLoad =>
+        _loaded == (CurrentState, WorkerId, Endpoint, EndReason)
+        && PendingEvents.Count == 0 && PendingTimers.Count == 0 && PendingCommands.Count == 0;
+
     public void Append(object @event) => PendingEvents.Add(@event);
     public void ScheduleTimer(string timer, DateTimeOffset dueAt) => PendingTimers.Add((timer, dueAt));
     public void CancelTimer(string timer) => PendingTimers.Add((timer, null));
+    /// <summary>The timer's job ran (its message is being handled): there is nothing left in Quartz to cancel.</summary>
+    public void TimerFired(string timer) => ScheduledTimers.Remove(timer);
     public void SendToWorker(string workerId, object command) => PendingCommands.Add((WorkerQueues.For(workerId), command));
 
     public void ClearEffects()

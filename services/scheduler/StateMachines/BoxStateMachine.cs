@@ -68,9 +68,11 @@ public sealed class BoxStateMachine : MassTransitStateMachine<BoxState>
 
         During(Scheduling,
             When(PlacementRetry)
+                .Then(ctx => ctx.Saga.TimerFired(BoxTimers.PlacementRetry))
                 .ThenAsync(ctx => TryPlace(ctx, o))
                 .If(ctx => ctx.Saga.WorkerId is not null, placed => placed.TransitionTo(Starting)),
             When(ReadyTimeoutElapsed)
+                .Then(ctx => ctx.Saga.TimerFired(BoxTimers.ReadyTimeout))
                 .Then(ctx => Fail(ctx.Saga, "SCHEDULING_FAILED",
                     $"{EndReasons.SchedulingTimeout}: no worker could take the box within {o.ReadyTimeout.TotalSeconds:0.#} s"))
                 .Finalize(),
@@ -93,25 +95,43 @@ public sealed class BoxStateMachine : MassTransitStateMachine<BoxState>
                 .Then(ctx => Fail(ctx.Saga, "START_FAILED", $"{EndReasons.StartFailed}: {ctx.Message.Reason}"))
                 .Finalize(),
             When(ReadyTimeoutElapsed)
+                .Then(ctx => ctx.Saga.TimerFired(BoxTimers.ReadyTimeout))
                 .Then(ctx => Fail(ctx.Saga, "SCHEDULING_FAILED",
                     $"{EndReasons.SchedulingTimeout}: worker {ctx.Saga.WorkerId} did not start the box within {o.ReadyTimeout.TotalSeconds:0.#} s"))
                 .Finalize(),
             When(StopRequested).Then(ctx => BeginEnding(ctx.Saga, EndReasons.ClosedByOwner, o)).TransitionTo(Ending),
             When(Crashed).Then(ctx => Fail(ctx.Saga, "BOX_CRASHED", $"{EndReasons.ProcessCrashed}: {ctx.Message.Reason}")).Finalize(),
-            When(WorkerLost).Then(ctx => Fail(ctx.Saga, "WORKER_LOST", $"{EndReasons.WorkerLost}: worker {ctx.Message.WorkerId} stopped heartbeating")).Finalize());
+            When(WorkerLost, ctx => ctx.Message.WorkerId == ctx.Saga.WorkerId)
+                .Then(ctx => Fail(ctx.Saga, "WORKER_LOST", $"{EndReasons.WorkerLost}: worker {ctx.Message.WorkerId} stopped heartbeating")).Finalize());
 
         During(Ready,
             When(StopRequested).Then(ctx => BeginEnding(ctx.Saga, EndReasons.ClosedByOwner, o)).TransitionTo(Ending),
-            When(MaxDurationElapsed).Then(ctx => BeginEnding(ctx.Saga, EndReasons.MaxDurationReached, o)).TransitionTo(Ending),
+            When(MaxDurationElapsed)
+                .Then(ctx => ctx.Saga.TimerFired(BoxTimers.MaxDuration))
+                .Then(ctx => BeginEnding(ctx.Saga, EndReasons.MaxDurationReached, o)).TransitionTo(Ending),
             When(Crashed).Then(ctx => Fail(ctx.Saga, "BOX_CRASHED", $"{EndReasons.ProcessCrashed}: {ctx.Message.Reason}")).Finalize(),
-            When(WorkerLost).Then(ctx => Fail(ctx.Saga, "WORKER_LOST", $"{EndReasons.WorkerLost}: worker {ctx.Message.WorkerId} stopped heartbeating")).Finalize());
+            When(WorkerLost, ctx => ctx.Message.WorkerId == ctx.Saga.WorkerId)
+                .Then(ctx => Fail(ctx.Saga, "WORKER_LOST", $"{EndReasons.WorkerLost}: worker {ctx.Message.WorkerId} stopped heartbeating")).Finalize());
 
         During(Ending,
             When(Stopped).Then(ctx => End(ctx.Saga, ctx.Saga.EndReason ?? EndReasons.ClosedByOwner)).Finalize(),
             // Whatever else happens while ending, the box is gone: record it as ended with the reason it was ending for.
             When(Crashed).Then(ctx => End(ctx.Saga, ctx.Saga.EndReason ?? EndReasons.ClosedByOwner)).Finalize(),
-            When(WorkerLost).Then(ctx => End(ctx.Saga, ctx.Saga.EndReason ?? EndReasons.ClosedByOwner)).Finalize(),
-            When(StopTimeoutElapsed).Then(ctx => End(ctx.Saga, ctx.Saga.EndReason ?? EndReasons.ClosedByOwner)).Finalize());
+            When(WorkerLost, ctx => ctx.Message.WorkerId == ctx.Saga.WorkerId)
+                .Then(ctx => End(ctx.Saga, ctx.Saga.EndReason ?? EndReasons.ClosedByOwner)).Finalize(),
+            // The worker never confirmed. Record the end, and ask once more in case the first StopBox was lost
+            // (commands go out after the commit, so a crash in between drops them): a worker that is still
+            // running the box frees it, and one that already has answers with a BoxStopped that is ignored.
+            When(StopTimeoutElapsed)
+                .Then(ctx => ctx.Saga.TimerFired(BoxTimers.StopTimeout))
+                .Then(ctx =>
+                {
+                    var s = ctx.Saga;
+                    var reason = s.EndReason ?? EndReasons.ClosedByOwner;
+                    End(s, reason);
+                    if (s.WorkerId is { } worker) s.SendToWorker(worker, new StopBox(s.CorrelationId, reason, Now));
+                })
+                .Finalize());
 
         OnUnhandledEvent(x => x.Ignore());
     }
