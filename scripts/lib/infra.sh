@@ -35,7 +35,7 @@ ensure_packages() {
   log "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
   # Debian starts services on install where it can; we run our own instances under .run/.
   pkill -f "beam.smp.*rabbit@" 2>/dev/null || true
 }
