@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using System.Diagnostics;
 using Microsoft.Extensions.Options;
 
 namespace Boxes.Worker.Browsers;
@@ -8,97 +8,200 @@ namespace Boxes.Worker.Browsers;
 /// background, so a session's create→ready does not pay Chromium's cold start.
 /// </summary>
 public sealed class BrowserPool(ChromiumLauncher launcher, IOptions<ChromiumOptions> options, ILogger<BrowserPool> logger)
-    : IHostedService, IAsyncDisposable
+    : IHostedService, IAsyncDisposable, IDisposable
 {
-    private readonly ConcurrentQueue<ChromiumProcess> _idle = new();
-    private readonly SemaphoreSlim _refilling = new(1, 1);
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(30);
+
+    private readonly Lock _gate = new();
+    private readonly List<ChromiumProcess> _idle = []; // oldest first; guarded by _gate
+    private bool _refilling;                            // guarded by _gate: at most one refill loop
+    private Task _refill = Task.CompletedTask;          // guarded by _gate
     private readonly CancellationTokenSource _stopping = new();
 
-    public int IdleCount => _idle.Count;
+    /// <summary>Idle browsers that are still alive.</summary>
+    public int IdleCount
+    {
+        get { lock (_gate) return _idle.Count(b => !b.HasExited); }
+    }
 
     public Task StartAsync(CancellationToken ct)
     {
-        _ = RefillAsync();
+        TriggerRefill();
         return Task.CompletedTask;
     }
 
-    /// <summary>An idle browser if one is warm, else a fresh launch.</summary>
+    /// <summary>An idle browser if one is warm, else a fresh launch. The caller owns it (and must stop it).</summary>
     public async Task<ChromiumProcess> TakeAsync(CancellationToken ct)
     {
+        ChromiumProcess? warm = null;
+        var dead = new List<ChromiumProcess>();
+        lock (_gate)
+        {
+            while (_idle.Count > 0 && warm is null)
+            {
+                var next = _idle[0];
+                _idle.RemoveAt(0);
+                if (next.HasExited) dead.Add(next);
+                else warm = next;
+            }
+        }
+        foreach (var corpse in dead)
+        {
+            logger.LogWarning("Pre-launched Chromium pid {Pid} had died while idle (code {ExitCode}); discarding it", corpse.Pid, corpse.ExitCode);
+            _ = corpse.StopAsync(); // frees its profile and any orphaned children; never throws
+        }
         try
         {
-            while (_idle.TryDequeue(out var browser))
+            if (warm is not null)
             {
-                if (!browser.HasExited)
-                {
-                    Signals.SetGroupPriority(browser.Pid, 0); // a live session's browser competes at normal priority
-                    return browser;
-                }
-                await browser.StopAsync(); // died while idle: clean it up and try the next
+                Signals.SetGroupPriority(warm.Pid, 0); // a live session's browser competes at normal priority
+                logger.LogDebug("Took warm Chromium pid {Pid} from the pool", warm.Pid);
+                return warm;
             }
+            // Empty pool (a burst bigger than PoolSize, or PoolSize 0): pay the cold start. The refill starts
+            // afterwards, so this launch does not share the CPU with it.
+            var sw = Stopwatch.StartNew();
             var fresh = await launcher.LaunchAsync(ct);
             Signals.SetGroupPriority(fresh.Pid, 0);
+            logger.LogInformation("Pool was empty; cold-launched Chromium pid {Pid} in {ElapsedMs} ms", fresh.Pid, sw.ElapsedMilliseconds);
             return fresh;
         }
         finally
         {
-            _ = RefillAsync();
+            TriggerRefill();
         }
     }
 
-    /// <summary>Tops the pool up to PoolSize, launching up to RefillParallelism at once; one refill loop at a time.</summary>
-    public async Task RefillAsync()
+    /// <summary>Starts the refill loop unless it already runs (it re-reads the pool before it ends, so no request is lost).</summary>
+    private void TriggerRefill()
     {
-        if (!await _refilling.WaitAsync(0)) return;
-        try
+        lock (_gate)
         {
-            while (!_stopping.IsCancellationRequested)
-            {
-                var missing = options.Value.PoolSize - _idle.Count;
-                if (missing <= 0) return;
-                var launches = Enumerable.Range(0, Math.Min(missing, Math.Max(1, options.Value.RefillParallelism)))
-                    .Select(_ => launcher.LaunchAsync(_stopping.Token)).ToArray();
-                try
-                {
-                    await Task.WhenAll(launches);
-                }
-                catch (Exception ex) when (!_stopping.IsCancellationRequested)
-                {
-                    logger.LogError(ex, "Could not pre-launch a browser; the pool stays at {Idle}", _idle.Count);
-                    foreach (var ok in launches.Where(l => l.IsCompletedSuccessfully)) _idle.Enqueue(ok.Result);
-                    return;
-                }
-                catch (Exception)
-                {
-                    foreach (var ok in launches.Where(l => l.IsCompletedSuccessfully)) await ok.Result.StopAsync();
-                    return;
-                }
-                foreach (var launched in launches) _idle.Enqueue(launched.Result);
-            }
-        }
-        finally
-        {
-            _refilling.Release();
+            if (_refilling || _stopping.IsCancellationRequested) return;
+            _refilling = true;
+            _refill = Task.Run(RefillLoopAsync);
         }
     }
 
+    /// <summary>Tops the pool up to PoolSize, launching up to RefillParallelism at once.</summary>
+    private async Task RefillLoopAsync()
+    {
+        var failures = 0;
+        while (true)
+        {
+            int batch;
+            var dead = new List<ChromiumProcess>();
+            lock (_gate)
+            {
+                dead.AddRange(_idle.Where(b => b.HasExited));
+                _idle.RemoveAll(b => b.HasExited);
+                var missing = options.Value.PoolSize - _idle.Count;
+                // Deciding to end and clearing the flag under the same lock as TriggerRefill's check: a take
+                // that lands now either sees the loop running (and this loop sees its gap) or starts a new one.
+                if (missing <= 0 || _stopping.IsCancellationRequested)
+                {
+                    _refilling = false;
+                    batch = 0;
+                }
+                else
+                {
+                    batch = Math.Min(missing, Math.Max(1, options.Value.RefillParallelism));
+                }
+            }
+            foreach (var corpse in dead) await corpse.StopAsync();
+            if (batch == 0) return;
+
+            var launches = Enumerable.Range(0, batch).Select(_ => launcher.LaunchAsync(_stopping.Token)).ToArray();
+            try
+            {
+                await Task.WhenAll(launches);
+            }
+            catch
+            {
+                // Inspected one by one below.
+            }
+            foreach (var launch in launches.Where(l => l.IsCompletedSuccessfully)) await AddIdleAsync(launch.Result);
+
+            var failed = launches.FirstOrDefault(l => !l.IsCompletedSuccessfully);
+            if (failed is null)
+            {
+                failures = 0;
+                continue;
+            }
+            if (_stopping.IsCancellationRequested) continue; // the top of the loop ends it
+            // A broken Chromium (bad path, full disk) must not spin: back off, and keep the loop (and with
+            // it the _refilling flag) alive so takes do not start more loops meanwhile.
+            failures++;
+            var delay = TimeSpan.FromSeconds(Math.Min(MaxRetryDelay.TotalSeconds, Math.Pow(2, failures - 1)));
+            logger.LogError(failed.Exception?.GetBaseException(), "Could not pre-launch a browser; the pool has {Idle} of {PoolSize}; retrying in {Delay}",
+                IdleCount, options.Value.PoolSize, delay);
+            try { await Task.Delay(delay, _stopping.Token); }
+            catch (OperationCanceledException) { }
+        }
+    }
+
+    private async Task AddIdleAsync(ChromiumProcess browser)
+    {
+        bool kept;
+        lock (_gate)
+        {
+            kept = !_stopping.IsCancellationRequested && _idle.Count < options.Value.PoolSize;
+            if (kept) _idle.Add(browser);
+        }
+        if (!kept)
+        {
+            await browser.StopAsync(); // the pool is stopping (or was shrunk): nobody will take it
+            return;
+        }
+        // An idle browser that dies is replaced now, not when a take trips over it.
+        _ = browser.Exited.ContinueWith(_ => OnIdleExited(browser), CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private void OnIdleExited(ChromiumProcess browser)
+    {
+        bool wasIdle;
+        lock (_gate) wasIdle = _idle.Remove(browser);
+        if (!wasIdle) return; // taken by a session: BrowserSessions watches it from there
+        if (!browser.StopRequested)
+            logger.LogWarning("Pre-launched Chromium pid {Pid} died while idle (code {ExitCode}); replacing it", browser.Pid, browser.ExitCode);
+        _ = browser.StopAsync();
+        TriggerRefill();
+    }
+
+    /// <summary>Stops refilling and stops every idle browser.</summary>
     public async Task StopAsync(CancellationToken ct)
     {
         await _stopping.CancelAsync();
-        await _refilling.WaitAsync(ct); // let an in-flight launch land so it is stopped too
+        Task refill;
+        lock (_gate) refill = _refill;
         try
         {
-            while (_idle.TryDequeue(out var browser)) await browser.StopAsync();
+            // An in-flight launch is cancelled and cleans up after itself; one that lands anyway is stopped
+            // by AddIdleAsync.
+            await refill.WaitAsync(ct);
         }
-        finally
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            _refilling.Release();
+            logger.LogWarning("Shutdown did not wait for the pool's refill to end");
         }
+        List<ChromiumProcess> idle;
+        lock (_gate)
+        {
+            idle = [.. _idle];
+            _idle.Clear();
+        }
+        await Task.WhenAll(idle.Select(b => b.StopAsync()));
+        if (idle.Count > 0) logger.LogInformation("Stopped {Count} idle browsers", idle.Count);
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (!_stopping.IsCancellationRequested) await StopAsync(CancellationToken.None);
-        _stopping.Dispose();
+        // When the host never got to StopAsync (a failed start), idle browsers must not outlive the
+        // worker: Chromium runs in its own session and would keep running.
+        await StopAsync(CancellationToken.None);
     }
+
+    /// <summary>For a container disposed synchronously; nothing here needs a synchronization context.</summary>
+    public void Dispose() => StopAsync(CancellationToken.None).GetAwaiter().GetResult();
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using Microsoft.Extensions.Options;
 
 namespace Boxes.Worker.Browsers;
@@ -7,31 +8,99 @@ namespace Boxes.Worker.Browsers;
 /// <summary>Starts Chromium with a fresh profile and waits until its DevTools endpoint accepts connections.</summary>
 public sealed class ChromiumLauncher(IOptions<ChromiumOptions> options, ILogger<ChromiumLauncher> logger)
 {
-    private static readonly HttpClient Probe = new() { Timeout = TimeSpan.FromSeconds(2) };
+    // No proxy: the probe goes to this host's own Chromium, whatever HTTP_PROXY the worker runs with.
+    private static readonly HttpClient Probe = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(2) };
+    private const int StderrLinesKept = 20;
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
 
     public async Task<ChromiumProcess> LaunchAsync(CancellationToken ct)
     {
         var o = options.Value;
+        if (Path.IsPathRooted(o.ChromiumPath) && !File.Exists(o.ChromiumPath))
+            throw new InvalidOperationException($"Chromium not found at {o.ChromiumPath} (setting Worker:ChromiumPath).");
         Directory.CreateDirectory(o.DataDir);
         var profileDir = Path.Combine(o.DataDir, "profile-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(profileDir);
 
-        // setsid makes Chromium the leader of its own process group (same pid: setsid and nice exec
-        // without forking), so stopping it is one signal to the group. Pre-launched browsers start at a
-        // low priority so that refilling the pool does not slow live sessions; BrowserPool raises a
-        // browser back to normal priority when a session takes it.
+        var psi = StartInfo(o, profileDir);
+        var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
+        var exit = WatchExit(process);
+        var stderr = new ConcurrentQueue<string>();
+        // Drain both pipes so Chromium never blocks on a full pipe; keep the last stderr lines for errors.
+        process.ErrorDataReceived += (sender, e) =>
+        {
+            if (e.Data is null) return;
+            stderr.Enqueue(e.Data);
+            while (stderr.Count > StderrLinesKept) stderr.TryDequeue(out _);
+            logger.LogDebug("Chromium pid {Pid} stderr: {Line}", process.Id, e.Data);
+        };
+        process.OutputDataReceived += (_, _) => { };
+
+        var sw = Stopwatch.StartNew();
+        var started = false;
+        try
+        {
+            process.Start();
+            started = true;
+            process.BeginErrorReadLine();
+            process.BeginOutputReadLine();
+            var (port, path) = await WaitForDevToolsPort(profileDir, process, o.StartTimeout, ct);
+            await WaitForEndpoint(ProbeHost(o.RemoteDebuggingAddress), port, process, o.StartTimeout - sw.Elapsed, ct);
+            var browser = new ChromiumProcess(process, exit, profileDir, port, $"ws://{o.AdvertisedHost}:{port}{path}", logger);
+            logger.LogDebug("Chromium pid {Pid} ready on port {Port} in {ElapsedMs} ms", browser.Pid, port, sw.ElapsedMilliseconds);
+            return browser;
+        }
+        catch (Exception ex)
+        {
+            if (started)
+            {
+                var pid = process.Id;
+                await ChromiumProcess.KillAndCleanUpAsync(pid, profileDir, exit, logger);
+                // Let the last stderr lines arrive: they usually say why Chromium gave up.
+                using (var drain = new CancellationTokenSource(TimeSpan.FromSeconds(1)))
+                {
+                    try { await process.WaitForExitAsync(drain.Token); }
+                    catch (OperationCanceledException) { }
+                }
+                process.Dispose();
+            }
+            else
+            {
+                try { Directory.Delete(profileDir, recursive: true); }
+                catch (IOException) { }
+            }
+            if (ex is OperationCanceledException && ct.IsCancellationRequested) throw;
+            var lines = stderr.IsEmpty ? "(none)" : string.Join('\n', stderr);
+            logger.LogWarning(ex, "Chromium did not start after {ElapsedMs} ms", sw.ElapsedMilliseconds);
+            throw new InvalidOperationException(
+                $"Chromium ({o.ChromiumPath}) did not start: {ex.Message}. Last stderr lines:\n{lines}", ex);
+        }
+    }
+
+    private static ProcessStartInfo StartInfo(ChromiumOptions o, string profileDir)
+    {
+        // setsid makes Chromium the leader of its own process group (same pid: setsid, nice and Debian's
+        // wrapper script all exec without forking), so stopping it is one signal to the group. Pre-launched
+        // browsers start at a low priority so that refilling the pool does not slow live sessions;
+        // BrowserPool raises a browser back to normal priority when a session takes it.
         var psi = new ProcessStartInfo("setsid")
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
-        // As root in a container Chromium needs --no-sandbox; the rest keeps it from phoning home on a
-        // closed network. Port 0: Chromium picks a free port and writes it to DevToolsActivePort.
+        // Chromium starts its crashpad handlers even with --disable-crash-reporter, in their own session
+        // (out of reach of the group kill) with the crash database on their command line. Pointing that
+        // database into the profile keeps crash dumps (page memory of a client's session) from outliving
+        // the session and lets ChromiumProcess find the handlers by the profile path.
+        psi.Environment["BREAKPAD_DUMP_LOCATION"] = Path.Combine(profileDir, "crash-reports");
         psi.ArgumentList.Add("nice");
         psi.ArgumentList.Add("-n");
-        psi.ArgumentList.Add(o.LaunchNice.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        psi.ArgumentList.Add(o.LaunchNice.ToString(CultureInfo.InvariantCulture));
         psi.ArgumentList.Add(o.ChromiumPath);
+        // As root in a container Chromium needs --no-sandbox; the rest keeps it from phoning home on a
+        // closed network. Port 0: Chromium picks a free port and writes it to DevToolsActivePort, so two
+        // browsers never race for a port we chose.
         foreach (var arg in new[]
         {
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -44,44 +113,29 @@ public sealed class ChromiumLauncher(IOptions<ChromiumOptions> options, ILogger<
         {
             psi.ArgumentList.Add(arg);
         }
-
-        var process = new Process { StartInfo = psi, EnableRaisingEvents = true };
-        var stderr = new ConcurrentQueue<string>();
-        // Drain both pipes so Chromium never blocks on a full pipe; keep the last lines for errors.
-        process.ErrorDataReceived += (sender, e) =>
-        {
-            if (e.Data is null) return;
-            stderr.Enqueue(e.Data);
-            while (stderr.Count > 20) stderr.TryDequeue(out _);
-        };
-        process.OutputDataReceived += (_, _) => { };
-        var sw = Stopwatch.StartNew();
-        process.Start();
-        process.BeginErrorReadLine();
-        process.BeginOutputReadLine();
-        var browser = default(ChromiumProcess);
-        try
-        {
-            var (port, path) = await WaitForDevToolsPort(profileDir, process, o.StartTimeout, ct);
-            browser = new ChromiumProcess(process, profileDir, port, $"ws://{o.AdvertisedHost}:{port}{path}", logger);
-            await WaitForEndpoint(port, process, o.StartTimeout - sw.Elapsed, ct);
-            logger.LogDebug("Chromium pid {Pid} ready on port {Port} in {Elapsed} ms", process.Id, port, sw.ElapsedMilliseconds);
-            return browser;
-        }
-        catch (Exception ex)
-        {
-            if (browser is not null) await browser.StopAsync();
-            else
-            {
-                Signals.KillGroup(process.Id);
-                await process.WaitForExitAsync(CancellationToken.None);
-                try { Directory.Delete(profileDir, recursive: true); } catch (IOException) { }
-            }
-            if (ex is OperationCanceledException && ct.IsCancellationRequested) throw;
-            throw new InvalidOperationException(
-                $"Chromium ({o.ChromiumPath}) did not start: {ex.Message}. Last stderr lines:\n{string.Join('\n', stderr)}", ex);
-        }
+        return psi;
     }
+
+    /// <summary>
+    /// Completes with the exit code when the main process exits. The Exited event, not WaitForExitAsync: the
+    /// latter also waits for EOF on the redirected pipes, which an orphaned helper can hold open long after
+    /// Chromium itself is gone.
+    /// </summary>
+    private static Task<int> WatchExit(Process process)
+    {
+        var exited = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.Exited += (_, _) => exited.TrySetResult(process.ExitCode);
+        return exited.Task;
+    }
+
+    /// <summary>Where to probe DevTools from this host: a wildcard listen address is reachable on loopback.</summary>
+    private static string ProbeHost(string listenAddress) => listenAddress switch
+    {
+        "" or "0.0.0.0" => "127.0.0.1",
+        "::" or "[::]" => "[::1]",
+        _ when listenAddress.Contains(':') && !listenAddress.StartsWith('[') => $"[{listenAddress}]",
+        _ => listenAddress,
+    };
 
     private static async Task<(int Port, string Path)> WaitForDevToolsPort(string profileDir, Process process, TimeSpan timeout, CancellationToken ct)
     {
@@ -90,34 +144,39 @@ public sealed class ChromiumLauncher(IOptions<ChromiumOptions> options, ILogger<
         while (true)
         {
             ct.ThrowIfCancellationRequested();
-            if (process.HasExited) throw new InvalidOperationException($"it exited with code {process.ExitCode}");
+            if (process.HasExited) throw new InvalidOperationException($"it exited with code {process.ExitCode} before writing DevToolsActivePort");
             if (File.Exists(file))
             {
                 string[] lines;
                 try { lines = await File.ReadAllLinesAsync(file, ct); }
-                catch (IOException) { lines = []; }
-                if (lines.Length >= 2 && int.TryParse(lines[0], out var port) && lines[1].StartsWith("/devtools/browser/", StringComparison.Ordinal))
+                catch (IOException) { lines = []; } // being written: read it again on the next poll
+                if (lines.Length >= 2
+                    && int.TryParse(lines[0], NumberStyles.None, CultureInfo.InvariantCulture, out var port)
+                    && lines[1].StartsWith("/devtools/browser/", StringComparison.Ordinal))
                     return (port, lines[1]);
             }
-            if (deadline.Elapsed > timeout) throw new TimeoutException($"no DevToolsActivePort after {timeout.TotalSeconds:0} s");
-            await Task.Delay(5, ct);
+            if (deadline.Elapsed > timeout) throw new TimeoutException($"no DevToolsActivePort after {timeout.TotalSeconds:0.#} s");
+            await Task.Delay(PollInterval, ct);
         }
     }
 
-    private static async Task WaitForEndpoint(int port, Process process, TimeSpan timeout, CancellationToken ct)
+    /// <summary>DevToolsActivePort is written as the socket starts listening; a request that answers proves it serves.</summary>
+    private static async Task WaitForEndpoint(string host, int port, Process process, TimeSpan timeout, CancellationToken ct)
     {
+        var url = $"http://{host}:{port}/json/version";
         var deadline = Stopwatch.StartNew();
         while (true)
         {
-            if (process.HasExited) throw new InvalidOperationException($"it exited with code {process.ExitCode}");
+            if (process.HasExited) throw new InvalidOperationException($"it exited with code {process.ExitCode} before {url} answered");
             try
             {
-                using var res = await Probe.GetAsync($"http://127.0.0.1:{port}/json/version", ct);
+                using var res = await Probe.GetAsync(url, ct);
                 if (res.IsSuccessStatusCode) return;
             }
             catch (HttpRequestException) { }
-            if (deadline.Elapsed > timeout) throw new TimeoutException("DevTools endpoint did not answer");
-            await Task.Delay(5, ct);
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested) { } // the probe's own timeout
+            if (deadline.Elapsed > timeout) throw new TimeoutException($"{url} did not answer within the start timeout");
+            await Task.Delay(PollInterval, ct);
         }
     }
 }

@@ -1,22 +1,35 @@
 namespace Boxes.Worker.Browsers;
 
-/// <summary>How this worker runs Chromium (config section <c>Worker</c>).</summary>
+/// <summary>How this worker runs Chromium (config section <c>Worker</c>, shared with <see cref="WorkerOptions"/>).</summary>
 public sealed class ChromiumOptions
 {
+    public const string Section = "Worker";
+
+    /// <summary>The Chromium executable. Debian's /usr/bin/chromium is a wrapper script that execs the real binary (same pid).</summary>
     public string ChromiumPath { get; set; } = "/usr/bin/chromium";
+
     /// <summary>Where profile folders live; each browser gets a fresh one, deleted when it stops.</summary>
     public string DataDir { get; set; } = Path.Combine(Path.GetTempPath(), "boxes-worker");
+
     /// <summary>Browsers kept launched and idle so that a session starts without a cold start (~0.5 s).</summary>
-    /// <remarks>A cold launch takes about a second on two cores, so the pool must cover a burst of creates.</remarks>
+    /// <remarks>A cold launch takes about a second of wall time (~1.3 CPU-seconds) on two cores, so the pool must cover a burst of creates.</remarks>
     public int PoolSize { get; set; } = 4;
+
     /// <summary>How many browsers the pool launches at once while refilling.</summary>
     public int RefillParallelism { get; set; } = 1;
+
     /// <summary>Nice value pre-launched browsers start with; a session's browser runs at normal priority.</summary>
     public int LaunchNice { get; set; } = 10;
+
+    /// <summary>How long a launch may take until DevTools answers; after that it is killed and reported as failed.</summary>
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Appended to the built-in Chromium flags (e.g. <c>--window-size=1280,800</c>).</summary>
     public string[] ExtraArgs { get; set; } = [];
+
     /// <summary>Where Chromium's DevTools listens. Loopback when the API runs on the same host.</summary>
     public string RemoteDebuggingAddress { get; set; } = "127.0.0.1";
+
     /// <summary>The host name the API uses to reach this worker's browsers (the endpoint it reports).</summary>
     public string AdvertisedHost { get; set; } = "127.0.0.1";
 }
