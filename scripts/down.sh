@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
-# Stops the services up.sh started (and their Chromium children). --all also stops RabbitMQ and PostgreSQL.
+# Stops the services up.sh started (pid files in .run/pids) with everything they spawned, Chromium
+# included. --all also stops the RabbitMQ node and the PostgreSQL cluster that infra.sh started (a
+# server it merely reused is left alone).
+#   scripts/down.sh [--all]
 set -euo pipefail
-REPO="$(cd "$(dirname "$0")/.." && pwd)"
-source "$REPO/scripts/lib/infra.sh"
+# shellcheck source=lib/infra.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/infra.sh"
 
+# All at once: each takes a second or two to shut down gracefully.
 for pidfile in "$RUN"/pids/*.pid; do
   [ -f "$pidfile" ] || continue
-  pid="$(cat "$pidfile")"
-  if kill -0 "$pid" 2>/dev/null; then
-    # The whole process group: the service and whatever it spawned.
-    kill -TERM -- -"$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    wait_for "$(basename "$pidfile" .pid) to stop" 20 bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL -- -"$pid" 2>/dev/null || true
-  fi
-  rm -f "$pidfile"
+  stop_service "$(basename "$pidfile" .pid)" &
 done
-# Chromium started by the worker lives in the worker's group, but a crash can orphan it.
-pkill -f -- "--user-data-dir=$RUN/worker/" 2>/dev/null || true
+wait
+# Browsers orphaned by a worker that crashed or was killed earlier still point at our data folder.
+pkill -KILL -f -- "--user-data-dir=$RUN/worker/" 2>/dev/null || true
+
 if [ "${1:-}" = "--all" ]; then
   stop_rabbitmq
   stop_postgres

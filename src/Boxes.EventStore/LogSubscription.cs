@@ -57,6 +57,33 @@ public class LogSubscription(
         conn.Notification += (_, _) => Interlocked.Exchange(ref notified, 1);
 
         await WaitForLeadershipAsync(conn, ct);
+        try
+        {
+            await ReadForeverAsync(conn, () => Interlocked.Exchange(ref notified, 0) == 1, ct);
+        }
+        finally
+        {
+            // Session-level state outlives a pooled connection's return to the pool until Npgsql resets it on
+            // reuse: release leadership and the LISTEN now, or a restarted reader on another physical
+            // connection would stand by for ever behind our own idle session.
+            // Proven by EventRelayTests.A_crash_between_publish_and_checkpoint_republishes_and_loses_nothing.
+            if (conn.State == System.Data.ConnectionState.Open)
+            {
+                try
+                {
+                    await using var release = new NpgsqlCommand("UNLISTEN *; SELECT pg_advisory_unlock_all()", conn);
+                    await release.ExecuteNonQueryAsync(CancellationToken.None);
+                }
+                catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException)
+                {
+                    // A broken connection is closed, not pooled: the server drops its locks with the session.
+                }
+            }
+        }
+    }
+
+    private async Task ReadForeverAsync(NpgsqlConnection conn, Func<bool> takeNotified, CancellationToken ct)
+    {
         await using (var listen = new NpgsqlCommand($"LISTEN {EventStore.NotificationChannel}", conn))
             await listen.ExecuteNonQueryAsync(ct);
 
@@ -65,7 +92,7 @@ public class LogSubscription(
         var heldBackPolls = 0;
         while (!ct.IsCancellationRequested)
         {
-            Interlocked.Exchange(ref notified, 0);
+            takeNotified();
             var batch = await EventStore.ReadAllAsync(conn, checkpoint, batchSize, ct);
             if (batch.Count > 0)
             {
@@ -77,7 +104,7 @@ public class LogSubscription(
                 await tx.CommitAsync(ct);
                 continue;
             }
-            if (Volatile.Read(ref notified) == 1) continue;
+            if (takeNotified()) continue;
             // Committed events can be held back while an older transaction is still open; they become
             // readable the moment it ends, which sends no notification, so look again shortly.
             if (await EventStore.HasHeldBackEventsAsync(conn, checkpoint, ct))

@@ -59,6 +59,15 @@ public static class ServiceDefaultsExtensions
         var rabbit = RabbitMqAddress.Parse(builder.Configuration.GetConnectionString("RabbitMq")
             ?? throw new InvalidOperationException("ConnectionStrings:RabbitMq (env ConnectionStrings__RabbitMq) is not set: e.g. amqp://boxes:boxes@127.0.0.1:5672/boxes."));
         builder.Services.AddSingleton(rabbit);
+        // Start only once every receive endpoint has bound its queue: RabbitMQ drops what is published to an
+        // exchange nobody is bound to yet, so a service must not report up (nor relay events) before that.
+        // Proven by EventRelayTests (they publish the moment the host has started).
+        builder.Services.Configure<MassTransitHostOptions>(o =>
+        {
+            o.WaitUntilStarted = true;
+            o.StartTimeout = TimeSpan.FromSeconds(60);
+            o.StopTimeout = TimeSpan.FromSeconds(15);
+        });
         builder.Services.AddMassTransit(x =>
         {
             x.DisableUsageTelemetry();

@@ -70,9 +70,9 @@ public sealed class EventRelayTests : IAsyncLifetime
         using var cts = new CancellationTokenSource();
         var run = Relay(RealPublisher).RunAsync(cts.Token);
 
-        await Eventually.Until(() => _received.Ids.Count >= 20, TimeSpan.FromSeconds(20), "20 relayed events");
+        await Eventually.Until(() => _received.Ids.Count >= 20, TimeSpan.FromSeconds(60), "20 relayed events");
         var more = await AppendRequests(3); // appended while the relay waits: woken by the notification
-        await Eventually.Until(() => _received.Ids.Count >= 23, TimeSpan.FromSeconds(20), "3 more relayed events");
+        await Eventually.Until(() => _received.Ids.Count >= 23, TimeSpan.FromSeconds(60), "3 more relayed events");
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
 
@@ -85,12 +85,12 @@ public sealed class EventRelayTests : IAsyncLifetime
         var appended = await AppendRequests(10);
         var crashing = new CrashAfter(RealPublisher, publishes: 5);
         await Assert.ThrowsAsync<SimulatedCrash>(() => Relay(crashing).RunAsync(CancellationToken.None));
-        await Eventually.Until(() => _received.Ids.Count >= 5, TimeSpan.FromSeconds(20), "the 5 events published before the crash");
+        await Eventually.Until(() => _received.Ids.Count >= 5, TimeSpan.FromSeconds(60), "the 5 events published before the crash");
 
         // A new relay starts from the old checkpoint: the first five come again, then the rest.
         using var cts = new CancellationTokenSource();
         var run = Relay(RealPublisher).RunAsync(cts.Token);
-        await Eventually.Until(() => _received.Ids.Count >= 15, TimeSpan.FromSeconds(20), "all events after the restart");
+        await Eventually.Until(() => _received.Ids.Count >= 15, TimeSpan.FromSeconds(60), "all events after the restart");
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
 
@@ -105,9 +105,9 @@ public sealed class EventRelayTests : IAsyncLifetime
         using var cts = new CancellationTokenSource();
         var first = Relay(RealPublisher).RunAsync(cts.Token);
         var second = Relay(RealPublisher).RunAsync(cts.Token);
-        await Eventually.Until(() => _received.Ids.Count >= 15, TimeSpan.FromSeconds(20), "15 relayed events");
+        await Eventually.Until(() => _received.Ids.Count >= 15, TimeSpan.FromSeconds(60), "15 relayed events");
         var more = await AppendRequests(5);
-        await Eventually.Until(() => _received.Ids.Count >= 20, TimeSpan.FromSeconds(20), "5 more relayed events");
+        await Eventually.Until(() => _received.Ids.Count >= 20, TimeSpan.FromSeconds(60), "5 more relayed events");
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Task.WhenAll(first, second));
 
