@@ -31,7 +31,9 @@ public sealed class EventRelayTests : IAsyncLifetime
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:RabbitMq"] = _vhost.Url });
         builder.Services.AddSingleton(_received);
-        builder.AddBoxesBus(x => x.AddConsumer<RecordingConsumer>(c => c.ConcurrentMessageLimit = 1));
+        // One delivery at a time at the endpoint, so arrival order is the order RabbitMQ holds them in (a limit on
+        // the consumer alone still lets the endpoint dispatch two deliveries that then race for it).
+        builder.AddBoxesBus(x => x.AddConsumer<RecordingConsumer>().Endpoint(e => e.ConcurrentMessageLimit = 1));
         _bus = builder.Build();
         await _bus.StartAsync();
     }
