@@ -24,20 +24,22 @@ await Lifecycle(); // warm-up: JIT, connection pools
 await WaitForFullPool(workerUrl);
 var createToReady = new List<double>();
 var lifecycle = new List<double>();
+var phases = new Dictionary<string, List<double>> { ["connect"] = [], ["open page"] = [], ["close page"] = [], ["DELETE"] = [] };
 for (var i = 0; i < sessions; i++)
 {
-    var (ready, total) = await Lifecycle();
+    var (ready, total) = await Lifecycle(phases);
     createToReady.Add(ready);
     lifecycle.Add(total);
 }
 Report($"create→ready ({sessions} sessions, sequential)", createToReady);
 Report($"full lifecycle: create → CDP connect → open page → close ({sessions})", lifecycle);
+foreach (var (phase, times) in phases) Report($"  of which {phase}", times);
 
 var floor = await AgainstRunningChromium(sessions);
 Report($"floor: connect → open page → close on an already-running Chromium ({sessions})", floor);
 Console.WriteLine($"ratio full lifecycle p50 / floor p50: {Percentile(lifecycle, 50) / Percentile(floor, 50):0.00}x");
 
-async Task<(double Ready, double Total)> Lifecycle()
+async Task<(double Ready, double Total)> Lifecycle(Dictionary<string, List<double>>? phases = null)
 {
     var sw = Stopwatch.StartNew();
     var created = await http.PostAsJsonAsync("/v1/browsers", new { weight = "light" });
@@ -54,8 +56,23 @@ async Task<(double Ready, double Total)> Lifecycle()
         await Task.Delay(2);
     }
     var ready = sw.Elapsed.TotalMilliseconds;
-    await OpenPageAndClose(session["cdpUrl"]!.GetValue<string>());
+    var mark = ready;
+    void Phase(string name)
+    {
+        var now = sw.Elapsed.TotalMilliseconds;
+        phases?[name].Add(now - mark);
+        mark = now;
+    }
+    await using (var cdp = await CdpClient.ConnectAsync(session["cdpUrl"]!.GetValue<string>()))
+    {
+        Phase("connect");
+        var target = await cdp.SendAsync("Target.createTarget", new { url = "about:blank" });
+        Phase("open page");
+        await cdp.SendAsync("Target.closeTarget", new { targetId = target["targetId"]!.GetValue<string>() });
+        Phase("close page");
+    }
     (await http.DeleteAsync($"/v1/browsers/{id}")).EnsureSuccessStatusCode();
+    Phase("DELETE");
     return (ready, sw.Elapsed.TotalMilliseconds);
 }
 

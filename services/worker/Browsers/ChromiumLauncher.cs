@@ -109,7 +109,8 @@ public sealed class ChromiumLauncher(IOptions<ChromiumOptions> options, ILogger<
             "--disable-crash-reporter", "--disable-breakpad",
             $"--remote-debugging-address={o.RemoteDebuggingAddress}", "--remote-debugging-port=0",
             $"--user-data-dir={profileDir}",
-        }.Concat(o.ExtraArgs).Append("about:blank"))
+        }.Concat(o.RendererProcessLimit > 0 ? [$"--renderer-process-limit={o.RendererProcessLimit}"] : Array.Empty<string>())
+         .Concat(o.ExtraArgs).Append("about:blank"))
         {
             psi.ArgumentList.Add(arg);
         }
