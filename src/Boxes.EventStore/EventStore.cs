@@ -174,7 +174,7 @@ public sealed class EventStore(NpgsqlDataSource dataSource)
             SELECT {Columns} FROM event_store.events
             WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
               AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-            ORDER BY transaction_id, global_position
+            ORDER BY events.transaction_id, events.global_position
             LIMIT $3
             """, conn);
         cmd.Parameters.Add(new() { Value = after.TransactionId.ToString(System.Globalization.CultureInfo.InvariantCulture) });
@@ -194,7 +194,10 @@ public sealed class EventStore(NpgsqlDataSource dataSource)
         return (bool)(await cmd.ExecuteScalarAsync(ct))!;
     }
 
-    private const string Columns = "event_id, stream_id, version, global_position, transaction_id::text, type, data::text, metadata::text, recorded_at";
+    // The text form of transaction_id gets a name of its own: a bare ORDER BY name binds to an output column
+    // before a table column, so "transaction_id::text" (output name transaction_id) would sort the log as text,
+    // putting xid 1000 before 999. Proven by EventStoreTests.The_log_is_read_in_numeric_transaction_order_where_ids_gain_a_digit.
+    private const string Columns = "event_id, stream_id, version, global_position, transaction_id::text AS transaction_id_text, type, data::text, metadata::text, recorded_at";
 
     private static async Task<IReadOnlyList<RecordedEvent>> ReadEvents(NpgsqlCommand cmd, CancellationToken ct)
     {

@@ -49,7 +49,7 @@ public class LogSubscription(
         }
     }
 
-    /// <summary>Runs until cancelled or until the handler throws (the caller restarts it from the checkpoint).</summary>
+    /// <summary>Runs until cancelled (then throws OperationCanceledException) or until the handler throws (the caller restarts it from the checkpoint).</summary>
     public async Task RunAsync(CancellationToken ct)
     {
         await using var conn = await dataSource.OpenConnectionAsync(ct);
@@ -90,8 +90,10 @@ public class LogSubscription(
         var checkpoint = await LoadCheckpointAsync(conn, ct);
         logger.LogInformation("Log subscription {Subscription} reading after {Checkpoint}", name, checkpoint);
         var heldBackPolls = 0;
-        while (!ct.IsCancellationRequested)
+        while (true)
         {
+            // Cancellation always ends the run with OperationCanceledException, wherever in the loop it lands.
+            ct.ThrowIfCancellationRequested();
             takeNotified();
             var batch = await EventStore.ReadAllAsync(conn, checkpoint, batchSize, ct);
             if (batch.Count > 0)

@@ -123,6 +123,34 @@ public sealed class EventStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_log_is_read_in_numeric_transaction_order_where_ids_gain_a_digit()
+    {
+        // Transaction ids written directly (all long committed, so below the read horizon): 9 < 10 < 99 < 100 < 999 < 1000,
+        // which a text sort would put as 10, 100, 1000, 9, 99, 999.
+        ulong[] xids = [1000, 9, 999, 10, 100, 99];
+        await using (var conn = await _db.DataSource.OpenConnectionAsync())
+        {
+            foreach (var xid in xids)
+            {
+                await using var cmd = new NpgsqlCommand("""
+                    INSERT INTO event_store.events (transaction_id, event_id, stream_id, version, type, data)
+                    VALUES ($1::text::xid8, $2, $3, 1, 'Thing', '{}')
+                    """, conn);
+                cmd.Parameters.Add(new() { Value = xid.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                cmd.Parameters.Add(new() { Value = Guid.NewGuid() });
+                cmd.Parameters.Add(new() { Value = $"s-xid-{xid}" });
+                await cmd.ExecuteNonQueryAsync();
+            }
+        }
+
+        var all = await ReadAllSettled(xids.Length);
+        Assert.Equal(xids.Order(), all.Select(e => e.TransactionId));
+        // Paging from a checkpoint in the middle continues in the same order and skips nothing.
+        var rest = await _store.ReadAllAsync(all[2].Position, 100);
+        Assert.Equal(xids.Order().Skip(3), rest.Select(e => e.TransactionId));
+    }
+
+    [Fact]
     public async Task A_rolled_back_append_leaves_no_trace()
     {
         await using (var conn = await _db.DataSource.OpenConnectionAsync())

@@ -90,8 +90,11 @@ public sealed class ChromiumProcess : IAsyncDisposable
         {
             logger.LogError("Chromium pid {Pid} did not exit 10 s after SIGKILL; deleting its profile anyway", pid);
         }
-        // A helper spawned while the signal was in flight is caught by this second sweep.
-        KillStragglers(profileDir, logger);
+        // A helper spawned while the signal was in flight is caught by a second sweep. SIGKILL is not instant:
+        // a killed process keeps its command line until it has exited, so sweep until none is left (a stop that
+        // returns must mean nothing of the session runs). Proven by SessionTests.A_killed_chromium_is_reported_as_crashed_with_a_reason.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (KillStragglers(profileDir, logger) > 0 && DateTime.UtcNow < deadline) await Task.Delay(10);
         await DeleteProfileAsync(profileDir, logger);
     }
 
@@ -100,13 +103,16 @@ public sealed class ChromiumProcess : IAsyncDisposable
     /// process died (a crash, a kill -9 from outside) and Chromium's crashpad handlers, which start their own
     /// session. The launcher puts crash dumps inside the profile so that the handlers' command lines name it.
     /// </summary>
-    private static void KillStragglers(string profileDir, ILogger logger)
+    /// <returns>How many were still there.</returns>
+    private static int KillStragglers(string profileDir, ILogger logger)
     {
-        foreach (var pid in ProcessesUsing(profileDir))
+        var pids = ProcessesUsing(profileDir);
+        foreach (var pid in pids)
         {
             logger.LogDebug("Killing straggler pid {Pid} of profile {ProfileDir}", pid, profileDir);
             Signals.Kill(pid);
         }
+        return pids.Count;
     }
 
     /// <summary>Live processes whose command line contains <paramref name="path"/> (zombies have an empty one).</summary>
