@@ -27,6 +27,28 @@ public sealed record BoxEnded(Guid BoxId, string EndReason, DateTimeOffset Times
 /// <summary>The box failed before it ended: <c>failed</c>. <paramref name="Code"/> is an API error code where one applies (e.g. SCHEDULING_FAILED).</summary>
 public sealed record BoxFailed(Guid BoxId, string Code, string Reason, DateTimeOffset Timestamp);
 
+/// <summary>A sandbox's processes were frozen, memory kept: <c>paused</c>. Metering stops here.</summary>
+public sealed record BoxPaused(Guid BoxId, DateTimeOffset Timestamp);
+
+/// <summary>A paused sandbox runs again: <c>ready</c>. Metering resumes here.</summary>
+public sealed record BoxResumed(Guid BoxId, DateTimeOffset Timestamp);
+
+/// <summary>
+/// An artifact of the box was stored (appended by the artifacts service): a workspace checkpoint, a recording, a
+/// screenshot. <paramref name="Kind"/> is one of <see cref="ArtifactKinds"/>.
+/// </summary>
+public sealed record ArtifactCreated(
+    Guid BoxId, Guid ArtifactId, Guid OrganizationId, string Kind, string ContentType, long SizeBytes, string Sha256, DateTimeOffset Timestamp);
+
+public static class ArtifactKinds
+{
+    public const string Checkpoint = "checkpoint";
+    public const string Screenshot = "screenshot";
+    public const string Recording = "recording";
+    public const string Log = "log";
+    public const string File = "file";
+}
+
 /// <summary>Why a box ended or failed, as it appears in <c>endReason</c>.</summary>
 public static class EndReasons
 {

@@ -30,9 +30,29 @@ public sealed record BoxSpec
     public ProxySpec? Proxy { get; init; }
     public string? ProfileKey { get; init; }
 
-    // Code sandboxes (filled in by the sandbox issue)
+    // Code sandboxes
     public string? Runtime { get; init; }         // bun | python | base
     public string? Size { get; init; }            // standard
+    /// <summary>Environment every command in the sandbox starts with (an exec's own env overrides it).</summary>
     public IReadOnlyDictionary<string, string>? Env { get; init; }
+    /// <summary>False: the workspace is archived as a checkpoint artifact when the sandbox ends, so it outlives it.</summary>
     public bool? Ephemeral { get; init; }
+    /// <summary><c>none</c> (only loopback, the default) or <c>internet</c> (egress through slirp4netns, no host or private ranges).</summary>
+    public string? Network { get; init; }
+    /// <summary>The id of a checkpoint artifact (of the same organisation) whose workspace the sandbox starts with.</summary>
+    public Guid? FromCheckpoint { get; init; }
+}
+
+public static class SandboxRuntimes
+{
+    public const string Bun = "bun";
+    public const string Python = "python";
+    public const string Base = "base";
+    public static readonly string[] All = [Bun, Python, Base];
+}
+
+public static class SandboxNetworks
+{
+    public const string None = "none";
+    public const string Internet = "internet";
 }

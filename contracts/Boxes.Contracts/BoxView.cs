@@ -32,6 +32,10 @@ public sealed record BoxView
     public string? FailureCode { get; init; }
     public string? WorkerId { get; init; }
     public string? Endpoint { get; init; }
+    /// <summary>When the box was last paused, while it is paused.</summary>
+    public DateTimeOffset? PausedAt { get; init; }
+    /// <summary>Artifacts stored for the box, oldest first.</summary>
+    public IReadOnlyList<ArtifactInfo> Artifacts { get; init; } = [];
     public long Version { get; init; }
 
     public DateTimeOffset? ExpiresAt => Spec.MaxDurationMs > 0
@@ -58,13 +62,18 @@ public sealed record BoxView
         }
         if (view is null) return null;
         var next = view with { Version = view.Version + 1 };
+        // An artifact can land after the end (the final checkpoint of a non-ephemeral sandbox).
+        if (@event is ArtifactCreated a)
+            return next with { Artifacts = [.. view.Artifacts, new ArtifactInfo(a.ArtifactId, a.Kind, a.ContentType, a.SizeBytes, a.Timestamp)] };
         if (BoxStatuses.IsTerminal(view.Status)) return next;
         return @event switch
         {
             BoxScheduling => view.Status == BoxStatuses.Queued ? next with { Status = BoxStatuses.Scheduling } : next,
             BoxPlaced p => next with { Status = BoxStatuses.Starting, WorkerId = p.WorkerId },
             BoxReady rd => next with { Status = BoxStatuses.Ready, WorkerId = rd.WorkerId, Endpoint = rd.Endpoint, ReadyAt = rd.Timestamp },
-            BoxStopRequested => next with { Status = BoxStatuses.Ending },
+            BoxPaused p => view.Status == BoxStatuses.Ready ? next with { Status = BoxStatuses.Paused, PausedAt = p.Timestamp } : next,
+            BoxResumed => view.Status == BoxStatuses.Paused ? next with { Status = BoxStatuses.Ready, PausedAt = null } : next,
+            BoxStopRequested => next with { Status = BoxStatuses.Ending, PausedAt = null },
             BoxEnding en => next with { Status = BoxStatuses.Ending, EndReason = en.EndReason },
             BoxEnded ed => next with { Status = BoxStatuses.Ended, EndReason = ed.EndReason, EndedAt = ed.Timestamp, Endpoint = null },
             BoxFailed f => next with
@@ -75,3 +84,6 @@ public sealed record BoxView
         };
     }
 }
+
+/// <summary>An artifact as a box's view lists it.</summary>
+public sealed record ArtifactInfo(Guid Id, string Kind, string ContentType, long SizeBytes, DateTimeOffset CreatedAt);

@@ -10,6 +10,7 @@ public static class StoredEventTypes
     {
         typeof(BoxRequested), typeof(BoxScheduling), typeof(BoxPlaced), typeof(BoxReady),
         typeof(BoxStopRequested), typeof(BoxEnding), typeof(BoxEnded), typeof(BoxFailed),
+        typeof(BoxPaused), typeof(BoxResumed), typeof(ArtifactCreated),
     }.ToDictionary(t => t.Name, StringComparer.Ordinal);
 
     public static string NameOf(Type type) => ByName.ContainsKey(type.Name)
