@@ -1,8 +1,9 @@
 using Boxes.Api.Auth;
 using Boxes.Api.Browsers;
-using Boxes.Api.Cdp;
 using Boxes.Api.Health;
+using Boxes.Api.Lifecycle;
 using Boxes.Api.Projections;
+using Boxes.Api.Proxy;
 using Boxes.EventStore;
 using Boxes.ServiceDefaults;
 using MassTransit;
@@ -24,6 +25,7 @@ public static class ApiRegistration
         builder.Services.AddSingleton<SessionTokens>();
         builder.Services.AddSingleton<SessionView>();
         builder.Services.AddSingleton<ProxyRegistry>();
+        builder.Services.AddSingleton<WebSocketRelay>();
         builder.Services.AddSingleton<WorkerHeartbeats>();
         builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o => o.Limits.MaxRequestBodySize = 8 * 1024 * 1024);
 

@@ -26,6 +26,8 @@ public sealed class ApiError(int status, string code, string message, string? re
     public static ApiError Validation(string message) => new(400, "VALIDATION_FAILED", message);
     public static ApiError NotFound(string what) => new(404, "NOT_FOUND", $"{what} was not found.");
     public static ApiError Conflict(string message) => new(409, "CONFLICT", message);
+    /// <summary>A worker or internal service the request needs did not answer (or not in time).</summary>
+    public static ApiError UpstreamUnavailable(string message) => new(502, "UPSTREAM_UNAVAILABLE", message);
     public static ApiError NotImplemented(string feature) =>
         new(501, "NOT_IMPLEMENTED", $"{feature} is not available in this build of Boxes yet; see the README's list of what is not built.");
     public static ApiError PlanFeature(string feature, string requiredPlan, string currentPlan) =>
@@ -50,8 +52,10 @@ public static class ApiErrorHandling
         catch (BadHttpRequestException ex) when (!http.Response.HasStarted)
         {
             var tooLarge = ex.StatusCode == StatusCodes.Status413PayloadTooLarge;
+            // The limit is Kestrel's for this request: the server-wide one, or a route's own (fs/write raises it).
+            var limit = http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize;
             await new ApiError(tooLarge ? 413 : 400, "VALIDATION_FAILED",
-                tooLarge ? "The request body is larger than the 1 MiB limit." : $"The request could not be read: {ex.Message}").ExecuteAsync(http);
+                tooLarge ? $"The request body is larger than this route's limit{(limit is { } l ? $" of {l} bytes" : "")}." : $"The request could not be read: {ex.Message}").ExecuteAsync(http);
         }
         catch (Exception ex) when (!http.Response.HasStarted && ex is not OperationCanceledException)
         {

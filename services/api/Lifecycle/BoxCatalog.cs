@@ -5,7 +5,7 @@ using Boxes.ServiceDefaults;
 using Npgsql;
 using NpgsqlTypes;
 
-namespace Boxes.Api.Browsers;
+namespace Boxes.Api.Lifecycle;
 
 /// <summary>Creating, reading and closing boxes: appends to their streams, reads by folding them, lists from the projection.</summary>
 public sealed class BoxCatalog(NpgsqlDataSource dataSource, EventStore.EventStore store, TimeProvider clock)
@@ -59,6 +59,21 @@ public sealed class BoxCatalog(NpgsqlDataSource dataSource, EventStore.EventStor
     {
         var view = StoredEvents.FoldBox(await store.ReadStreamAsync(Streams.ForBox(boxId), ct: ct));
         return view is not null && view.OrganizationId == organizationId && view.Kind == kind ? view : null;
+    }
+
+    /// <summary>
+    /// The caller's box of this kind by its id as the client spelled it; null for a malformed id too, which is
+    /// as unknown as a foreign one (404 either way, revealing nothing).
+    /// </summary>
+    public Task<BoxView?> FindAsync(Auth.Caller caller, string kind, string id, CancellationToken ct) =>
+        Guid.TryParse(id, out var boxId) ? GetAsync(caller.OrganizationId, kind, boxId, ct) : Task.FromResult<BoxView?>(null);
+
+    /// <summary>Brings a view up to date by folding only the events appended after it (a cheap re-read while waiting on a box).</summary>
+    public async Task<BoxView> RefreshAsync(BoxView view, CancellationToken ct)
+    {
+        var newer = await store.ReadStreamAsync(Streams.ForBox(view.Id), view.Version + 1, ct);
+        foreach (var e in newer) view = BoxView.Apply(view, StoredEvents.Deserialize(e))! with { Version = e.Version };
+        return view;
     }
 
     /// <summary>Asks to close the box; a no-op when it is already ending, ended or failed.</summary>
