@@ -1,13 +1,14 @@
+using Boxes.Artifacts;
+using Boxes.Artifacts.Endpoints;
 using Boxes.ServiceDefaults;
 
-// The artifacts service joins the bus and reports healthy; its features arrive with their own issue
-// (see the README's list of what is not built yet).
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
-builder.AddBoxesBus();
+builder.AddArtifacts();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
+app.MapArtifactEndpoints();
 app.Run();
 
 public partial class Program;
