@@ -1,9 +1,12 @@
+using Boxes.Api.Artifacts;
 using Boxes.Api.Auth;
 using Boxes.Api.Browsers;
 using Boxes.Api.Health;
 using Boxes.Api.Lifecycle;
 using Boxes.Api.Projections;
 using Boxes.Api.Proxy;
+using Boxes.Api.Sandboxes;
+using Boxes.Clients;
 using Boxes.EventStore;
 using Boxes.ServiceDefaults;
 using MassTransit;
@@ -13,9 +16,12 @@ namespace Boxes.Api;
 
 public static class ApiRegistration
 {
-    /// <summary>Keys, boxes, the CDP proxy, the list projection, readiness, and the event relay.</summary>
+    /// <summary>Keys, boxes, the proxies (CDP, terminal), the sandbox data plane, the list projection, readiness, and the event relay.</summary>
     public static IHostApplicationBuilder AddApi(this IHostApplicationBuilder builder)
     {
+        // The API calls the workers' data plane and the artifacts store: without the shared key it could do neither,
+        // so it refuses to start rather than fail on the first exec.
+        InternalApi.Key(builder.Configuration);
         builder.Services.Configure<ApiOptions>(builder.Configuration.GetSection("Boxes"));
         builder.Services.Configure<PlanCatalog>(builder.Configuration.GetSection("Plans"));
         builder.Services.AddMigrations("api", typeof(ApiRegistration).Assembly);
@@ -27,6 +33,13 @@ public static class ApiRegistration
         builder.Services.AddSingleton<ProxyRegistry>();
         builder.Services.AddSingleton<WebSocketRelay>();
         builder.Services.AddSingleton<WorkerHeartbeats>();
+        builder.Services.AddSingleton<SandboxView>();
+        builder.Services.AddSingleton<ArtifactLinks>();
+        builder.Services.AddSingleton<BoxChangeNotifier>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<BoxChangeNotifier>());
+        builder.Services.AddHttpClient<WorkerDataPlane>((sp, http) => WorkerDataPlane.Configure(http, sp.GetRequiredService<IConfiguration>()))
+            .ConfigurePrimaryHttpMessageHandler(WorkerDataPlane.CreateHandler);
+        builder.Services.AddArtifactsClient(builder.Configuration);
         builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o => o.Limits.MaxRequestBodySize = 8 * 1024 * 1024);
 
         builder.AddBoxesBus(x =>

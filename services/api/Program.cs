@@ -1,10 +1,12 @@
 using Boxes.Api;
 using Boxes.Api.Admin;
+using Boxes.Api.Artifacts;
 using Boxes.Api.Auth;
 using Boxes.Api.Browsers;
 using Boxes.Api.Cdp;
 using Boxes.Api.Errors;
 using Boxes.Api.Health;
+using Boxes.Api.Sandboxes;
 using Boxes.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -20,6 +22,9 @@ app.MapReadiness();
 app.MapAdminEndpoints();
 app.MapBrowserEndpoints();
 app.MapCdpProxy();
+app.MapSandboxEndpoints();
+app.MapTerminalProxy();
+app.MapArtifactContent();
 app.Run();
 
 public partial class Program;

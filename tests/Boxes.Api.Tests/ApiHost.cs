@@ -26,16 +26,22 @@ public sealed class ManualClock : TimeProvider
 public sealed class ApiHost : IAsyncLifetime
 {
     public const string AdminKey = "br_admin_test_key_0123456789abcdef";
+    public const string InternalKey = "internal_test_key_0123456789abcdef";
+    /// <summary>Short, so that the test of a sandbox that never becomes ready does not wait the production 30 s.</summary>
+    public static readonly TimeSpan SandboxStartWait = TimeSpan.FromSeconds(5);
     public PostgresDatabase Database { get; private set; } = null!;
     public RabbitMqVirtualHost Broker { get; private set; } = null!;
     public WebApplicationFactory<Program> Factory { get; private set; } = null!;
     public ManualClock Clock { get; } = new();
+    /// <summary>The artifacts service this API talks to (Artifacts:Address).</summary>
+    public FakeArtifacts Artifacts { get; private set; } = null!;
     public EventStore.EventStore Store => Factory.Services.GetRequiredService<EventStore.EventStore>();
 
     public async Task InitializeAsync()
     {
         Database = await PostgresDatabase.CreateAsync("api_test");
         Broker = await RabbitMqVirtualHost.CreateAsync();
+        Artifacts = await FakeArtifacts.StartAsync(InternalKey);
         Factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
             web.UseSetting("ConnectionStrings:Boxes", Database.ConnectionString);
@@ -43,6 +49,9 @@ public sealed class ApiHost : IAsyncLifetime
             web.UseSetting("Boxes:AdminKey", AdminKey);
             web.UseSetting("Boxes:TokenSigningKey", Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
             web.UseSetting("Boxes:PublicUrl", "http://localhost");
+            web.UseSetting("Boxes:InternalKey", InternalKey);
+            web.UseSetting("Boxes:SandboxStartWait", SandboxStartWait.ToString());
+            web.UseSetting("Artifacts:Address", Artifacts.Address);
             web.ConfigureServices(s => s.Replace(ServiceDescriptor.Singleton<TimeProvider>(Clock)));
         });
         _ = Factory.Server; // start it: migrations run, the bus connects
@@ -51,6 +60,7 @@ public sealed class ApiHost : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await Factory.DisposeAsync();
+        await Artifacts.DisposeAsync();
         await Broker.DisposeAsync();
         await Database.DisposeAsync();
     }
@@ -76,6 +86,10 @@ public sealed class ApiHost : IAsyncLifetime
         cmd.Parameters.Add(new NpgsqlParameter { Value = (object?)type ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         return (long)(await cmd.ExecuteScalarAsync())!;
     }
+
+    /// <summary>Appends events to a box's stream as another service would (the scheduler, the artifacts service).</summary>
+    public Task Append(Guid boxId, params object[] events) =>
+        Store.AppendAsync(Streams.ForBox(boxId), ExpectedVersion.Any, events.Select(e => StoredEvents.ToEventData(e, Guid.NewGuid())).ToList());
 
     /// <summary>Plays the scheduler: moves a box to ready with the given endpoint.</summary>
     public async Task MakeReady(Guid boxId, string endpoint)

@@ -9,15 +9,18 @@ public sealed class ApiOptions
 {
     /// <summary>The operator's key for /v1/admin routes. Never an organisation's key.</summary>
     public string AdminKey { get; set; } = "";
-    /// <summary>Base64, at least 32 bytes: signs the session-scoped tokens in cdpUrl.</summary>
+    /// <summary>Base64, at least 32 bytes: signs the session-scoped tokens in cdpUrl and terminalUrl, and artifact download links.</summary>
     public string TokenSigningKey { get; set; } = "";
-    /// <summary>The API's public address, from which cdpUrl is built.</summary>
+    /// <summary>The API's public address, from which cdpUrl, terminalUrl and download links are built.</summary>
     public string PublicUrl { get; set; } = "http://127.0.0.1:8080";
+    /// <summary>How long an exec, run-code or fs request waits for a sandbox that is still starting before it answers 503.</summary>
+    public TimeSpan SandboxStartWait { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>
-/// Authenticates every /v1 route: the operator key on /v1/admin, an organisation's key elsewhere. The CDP
-/// route is the exception: it carries a session token instead, checked by the proxy itself.
+/// Authenticates every /v1 route: the operator key on /v1/admin, an organisation's key elsewhere. The CDP and
+/// terminal sockets and artifact downloads are the exceptions: they carry a session token or a signature instead,
+/// checked by the route itself.
 /// </summary>
 public static class Authentication
 {
@@ -28,7 +31,7 @@ public static class Authentication
     public static IApplicationBuilder UseApiAuthentication(this IApplicationBuilder app) => app.Use(async (http, next) =>
     {
         var path = http.Request.Path;
-        if (!path.StartsWithSegments("/v1") || IsCdpRoute(path))
+        if (!path.StartsWithSegments("/v1") || CarriesItsOwnCredential(path))
         {
             await next(http);
             return;
@@ -58,8 +61,14 @@ public static class Authentication
         await next(http);
     });
 
-    private static bool IsCdpRoute(PathString path) =>
-        path.StartsWithSegments("/v1/browsers") && path.Value!.EndsWith("/cdp", StringComparison.Ordinal);
+    /// <summary>
+    /// Routes a client reaches with a URL the API handed out, never with the API key: the CDP and terminal
+    /// WebSockets (a session token, checked by their proxies) and artifact downloads (a signed link).
+    /// </summary>
+    private static bool CarriesItsOwnCredential(PathString path) =>
+        (path.StartsWithSegments("/v1/browsers") && path.Value!.EndsWith("/cdp", StringComparison.Ordinal))
+        || (path.StartsWithSegments("/v1/sandboxes") && path.Value!.EndsWith("/terminal/ws", StringComparison.Ordinal))
+        || (path.StartsWithSegments("/v1/artifacts") && path.Value!.EndsWith("/content", StringComparison.Ordinal));
 
     private static string? BearerToken(HttpRequest request)
     {

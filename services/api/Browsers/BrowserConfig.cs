@@ -32,15 +32,10 @@ public static class BrowserConfig
                     if (!TryEnum(v, Isolations, out isolation!)) return Invalid("isolation", "one of shared, dedicated", v);
                     break;
                 case "region":
-                    if (v.ValueKind == JsonValueKind.Null) break;
-                    if (v.ValueKind != JsonValueKind.String || v.GetString()!.Length is 0 or > 32) return Invalid("region", "a region code such as \"iad\"", v);
-                    region = v.GetString();
+                    if (Fields.Region(v, out region) is { } badRegion) return (null, badRegion);
                     break;
                 case "maxDurationMs":
-                    if (v.ValueKind == JsonValueKind.Null) break;
-                    if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out var ms)) return Invalid("maxDurationMs", "a whole number of milliseconds", v);
-                    if (ms < 1000) return (null, ApiError.Validation($"maxDurationMs: must be at least 1000 (got {ms})."));
-                    maxDuration = ms;
+                    if (Fields.MaxDuration(v, out maxDuration) is { } badDuration) return (null, badDuration);
                     break;
                 case "stealth":
                     if (!TryBool(v, out stealth)) return Invalid("stealth", "a boolean", v);
@@ -52,8 +47,7 @@ public static class BrowserConfig
                     if (!TryBool(v, out captcha)) return Invalid("captcha", "a boolean", v);
                     break;
                 case "timeout":
-                    // The SDK's own wait for ready; the server has nothing to do with it but check its type.
-                    if (v.ValueKind is not (JsonValueKind.Number or JsonValueKind.Null)) return Invalid("timeout", "a number of milliseconds", v);
+                    if (Fields.SdkTimeout(v) is { } badTimeout) return (null, badTimeout);
                     break;
                 case "proxy":
                     if (v.ValueKind == JsonValueKind.Null) break;
@@ -75,9 +69,7 @@ public static class BrowserConfig
         if (recording && !plan.Recording) return (null, ApiError.PlanFeature("recording", plans.LowestWith(p => p.Recording), caller.Plan));
         if (isolation == "dedicated" && !plan.DedicatedIsolation)
             return (null, ApiError.PlanFeature("isolation \"dedicated\"", plans.LowestWith(p => p.DedicatedIsolation), caller.Plan));
-        if (maxDuration > plan.MaxDurationMs)
-            return (null, ApiError.PlanLimit($"maxDurationMs {maxDuration} exceeds the {caller.Plan} plan's limit of {plan.MaxDurationMs}.",
-                plans.LowestAllowing(maxDuration.Value), caller.Plan));
+        if (Fields.OverPlanDuration(maxDuration, caller, plans) is { } overPlan) return (null, overPlan);
         if (stealth) return (null, ApiError.NotImplemented("Stealth mode (stealth)"));
         if (recording) return (null, ApiError.NotImplemented("Session recording (recording)"));
         if (captcha) return (null, ApiError.NotImplemented("CAPTCHA solving (captcha)"));
@@ -91,20 +83,9 @@ public static class BrowserConfig
         }, null);
     }
 
-    private static (BoxSpec?, ApiError?) Invalid(string field, string expected, JsonElement got) =>
-        (null, ApiError.Validation($"{field}: expected {expected}, got {Shorten(got.GetRawText())}."));
+    private static (BoxSpec?, ApiError?) Invalid(string field, string expected, JsonElement got) => (null, Fields.Invalid(field, expected, got));
 
-    private static string Shorten(string raw) => raw.Length > 60 ? raw[..60] + "…" : raw;
+    private static bool TryEnum(JsonElement v, string[] allowed, out string? value) => Fields.TryEnum(v, allowed, out value);
 
-    private static bool TryEnum(JsonElement v, string[] allowed, out string? value)
-    {
-        value = v.ValueKind == JsonValueKind.String && allowed.Contains(v.GetString()) ? v.GetString() : null;
-        return value is not null;
-    }
-
-    private static bool TryBool(JsonElement v, out bool value)
-    {
-        value = v.ValueKind == JsonValueKind.True;
-        return v.ValueKind is JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null;
-    }
+    private static bool TryBool(JsonElement v, out bool value) => Fields.TryBool(v, out value);
 }
