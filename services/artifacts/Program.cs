@@ -7,6 +7,7 @@ builder.AddServiceDefaults();
 builder.AddArtifacts();
 
 var app = builder.Build();
+app.UseArtifactErrors();
 app.MapDefaultEndpoints();
 app.MapArtifactEndpoints();
 app.Run();

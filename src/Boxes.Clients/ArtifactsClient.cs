@@ -20,14 +20,17 @@ public sealed class ArtifactsClient(HttpClient http)
 
     /// <summary>
     /// Streams <paramref name="content"/> to the service (never buffered: a seekable stream is sent with its
-    /// length, any other chunked). Idempotent by <paramref name="artifactId"/>: a retry answers the stored record.
+    /// length, any other chunked); it is read to its end and left open for the caller to dispose.
+    /// Idempotent by <paramref name="artifactId"/>: a retry answers the stored record (a different box,
+    /// organisation, kind or content type under the same id is a 409 CONFLICT).
     /// </summary>
     public async Task<ArtifactRecord> UploadAsync(
         Guid artifactId, Guid boxId, Guid organizationId, string kind, string contentType, Stream content, CancellationToken ct)
     {
         var url = $"internal/artifacts/{artifactId}?boxId={boxId}&organizationId={organizationId}" +
                   $"&kind={Uri.EscapeDataString(kind)}&contentType={Uri.EscapeDataString(contentType)}";
-        using var request = new HttpRequestMessage(HttpMethod.Put, url) { Content = new StreamContent(content, 128 * 1024) };
+        // Not disposed: that would dispose the caller's stream with the content. The caller owns the stream.
+        var request = new HttpRequestMessage(HttpMethod.Put, url) { Content = new StreamContent(content, 128 * 1024) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         // The service checks the key, the parameters and a declared length before it reads the body: with
         // 100-continue a refusal costs no upload of bytes that would be thrown away.

@@ -25,8 +25,10 @@ public sealed class ArtifactStorageTests(ArtifactsHost host) : IClassFixture<Art
     {
         var (artifactId, boxId, bytes) = (Guid.NewGuid(), Guid.NewGuid(), RandomBytes(300_000));
 
-        var record = await Upload(artifactId, boxId, bytes, contentType: "application/gzip");
+        using var source = new MemoryStream(bytes);
+        var record = await host.Client.UploadAsync(artifactId, boxId, OrganizationId, ArtifactKinds.Checkpoint, "application/gzip", source, CancellationToken.None);
 
+        Assert.True(source.CanRead, "the caller's stream is the caller's to dispose");
         Assert.Equal(artifactId, record.ArtifactId);
         Assert.Equal(boxId, record.BoxId);
         Assert.Equal(OrganizationId, record.OrganizationId);
@@ -216,6 +218,16 @@ public sealed class ArtifactStorageTests(ArtifactsHost host) : IClassFixture<Art
         using var http = host.RawClient();
         using var response = await http.GetAsync($"internal/artifacts/{artifactId}");
         Assert.Contains("NOT_FOUND", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task An_unknown_route_answers_in_the_error_shape()
+    {
+        using var http = host.RawClient();
+        using var response = await http.GetAsync("internal/nothing-here");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Contains("\"NOT_FOUND\"", await response.Content.ReadAsStringAsync());
     }
 
     [Fact]

@@ -12,6 +12,8 @@ namespace Boxes.Artifacts.Endpoints;
 /// <summary>The internal artifacts surface (docs/INTERNAL.md, "Artifacts"); every route requires the internal key.</summary>
 public static class ArtifactEndpoints
 {
+    private const string LogCategory = "Boxes.Artifacts.Endpoints";
+
     public static IEndpointRouteBuilder MapArtifactEndpoints(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/internal/artifacts").RequireInternalKey();
@@ -27,8 +29,9 @@ public static class ArtifactEndpoints
     /// ArtifactCreated in one transaction. Idempotent by artifact id: a repeat answers 200 with what is stored.
     /// </summary>
     private static async Task<IResult> UploadAsync(
-        string artifactId, HttpContext http, ArtifactCatalog catalog, IBlobStore blobs, IOptions<ArtifactsOptions> options, ILogger<ArtifactCatalog> logger)
+        string artifactId, HttpContext http, ArtifactCatalog catalog, IBlobStore blobs, IOptions<ArtifactsOptions> options, ILoggerFactory logs)
     {
+        var logger = logs.CreateLogger(LogCategory);
         var (upload, error) = UploadValidation.Validate(artifactId, http.Request.Query);
         if (upload is null) return ArtifactErrors.Validation(error!);
 
@@ -84,18 +87,18 @@ public static class ArtifactEndpoints
 
     private static async Task<IResult> GetAsync(string artifactId, ArtifactCatalog catalog, CancellationToken ct)
     {
-        if (!Guid.TryParse(artifactId, out var id)) return ArtifactErrors.Validation($"artifactId must be a GUID.");
+        if (!Guid.TryParse(artifactId, out var id)) return ArtifactErrors.Validation("artifactId must be a GUID.");
         return await catalog.FindAsync(id, ct) is { } stored ? Results.Json(stored.Artifact, BoxesJson.Options) : ArtifactErrors.NotFound(id);
     }
 
     /// <summary>The bytes, streamed from the blob store, with their content type; ranges are honoured.</summary>
-    private static async Task<IResult> GetContentAsync(string artifactId, ArtifactCatalog catalog, IBlobStore blobs, ILogger<ArtifactCatalog> logger, CancellationToken ct)
+    private static async Task<IResult> GetContentAsync(string artifactId, ArtifactCatalog catalog, IBlobStore blobs, ILoggerFactory logs, CancellationToken ct)
     {
-        if (!Guid.TryParse(artifactId, out var id)) return ArtifactErrors.Validation($"artifactId must be a GUID.");
+        if (!Guid.TryParse(artifactId, out var id)) return ArtifactErrors.Validation("artifactId must be a GUID.");
         if (await catalog.FindAsync(id, ct) is not { } stored) return ArtifactErrors.NotFound(id);
         if (await blobs.OpenReadAsync(stored.BlobKey, ct) is not { } content)
         {
-            logger.LogError("Artifact {ArtifactId} is recorded but its bytes are missing under {BlobKey}", id, stored.BlobKey);
+            logs.CreateLogger(LogCategory).LogError("Artifact {ArtifactId} is recorded but its bytes are missing under {BlobKey}", id, stored.BlobKey);
             return ArtifactErrors.Error(500, "INTERNAL", $"The bytes of artifact {id} are missing; it has been logged.");
         }
         return Results.Stream(content, stored.Artifact.ContentType,

@@ -13,3 +13,23 @@ public static class ArtifactErrors
     public static IResult TooLarge(long maxBytes) => Error(413, "PAYLOAD_TOO_LARGE", $"The artifact is larger than the {maxBytes} bytes limit (Artifacts:MaxBytes).");
     public static IResult Conflict(string message) => Error(409, "CONFLICT", message);
 }
+
+/// <summary>Unknown routes and crashes answer in the error shape too, never with an empty body or an HTML page.</summary>
+public static class ArtifactErrorHandling
+{
+    public static IApplicationBuilder UseArtifactErrors(this IApplicationBuilder app) => app.Use(async (http, next) =>
+    {
+        try
+        {
+            await next(http);
+            if (http.Response.StatusCode == 404 && !http.Response.HasStarted && http.GetEndpoint() is null)
+                await ArtifactErrors.Error(404, "NOT_FOUND", $"The route {http.Request.Method} {http.Request.Path} was not found.").ExecuteAsync(http);
+        }
+        catch (Exception ex) when (!http.Response.HasStarted && !http.RequestAborted.IsCancellationRequested)
+        {
+            http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Boxes.Artifacts")
+                .LogError(ex, "Unhandled error on {Method} {Path}", http.Request.Method, http.Request.Path);
+            await ArtifactErrors.Error(500, "INTERNAL", "Something went wrong in the artifacts service; it has been logged.").ExecuteAsync(http);
+        }
+    });
+}
