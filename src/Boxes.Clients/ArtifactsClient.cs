@@ -122,6 +122,6 @@ public sealed class ArtifactsClient(HttpClient http)
 public sealed class ArtifactsException(HttpStatusCode status, string code, string message)
     : HttpRequestException(message, inner: null, statusCode: status)
 {
-    /// <summary>The service's error code, e.g. <c>VALIDATION_FAILED</c>, <c>NOT_FOUND</c>, <c>PAYLOAD_TOO_LARGE</c>.</summary>
+    /// <summary>The service's error code, e.g. <c>VALIDATION_FAILED</c> (400, or 413 over the size limit), <c>UNAUTHENTICATED</c>, <c>CONFLICT</c>.</summary>
     public string Code => code;
 }

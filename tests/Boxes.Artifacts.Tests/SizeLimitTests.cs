@@ -19,6 +19,7 @@ public sealed class SizeLimitTests(SmallLimitArtifactsHost host) : IClassFixture
             ArtifactKinds.Checkpoint, "application/gzip", new MemoryStream(new byte[Limit + 1]), CancellationToken.None));
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, error.StatusCode);
+        Assert.Equal("VALIDATION_FAILED", error.Code);
         Assert.Contains("Artifacts:MaxBytes", error.Message);
         Assert.Null(await host.Client.GetAsync(artifactId, CancellationToken.None));
         Assert.Equal((records, events, blobs), (await host.CountRecords(), await host.CountEvents(), host.BlobFiles().Count));

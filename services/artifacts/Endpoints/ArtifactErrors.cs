@@ -10,7 +10,8 @@ public static class ArtifactErrors
 
     public static IResult Validation(string message) => Error(400, "VALIDATION_FAILED", message);
     public static IResult NotFound(Guid artifactId) => Error(404, "NOT_FOUND", $"Artifact {artifactId} was not found.");
-    public static IResult TooLarge(long maxBytes) => Error(413, "PAYLOAD_TOO_LARGE", $"The artifact is larger than the {maxBytes} bytes limit (Artifacts:MaxBytes).");
+    /// <summary>413 with the contract's code for bad input, as the API answers an oversized body (API.md has no code of its own for it).</summary>
+    public static IResult TooLarge(long maxBytes) => Error(413, "VALIDATION_FAILED", $"The artifact is larger than the {maxBytes} bytes limit (Artifacts:MaxBytes).");
     public static IResult Conflict(string message) => Error(409, "CONFLICT", message);
 }
 
