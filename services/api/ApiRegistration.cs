@@ -37,6 +37,8 @@ public static class ApiRegistration
         builder.Services.AddSingleton<ArtifactLinks>();
         builder.Services.AddSingleton<BoxChangeNotifier>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BoxChangeNotifier>());
+        // HttpClient's own request logs would log every exec and file read twice at Information; failures are logged by us.
+        builder.Logging.AddFilter("System.Net.Http.HttpClient", LogLevel.Warning);
         builder.Services.AddHttpClient<WorkerDataPlane>((sp, http) => WorkerDataPlane.Configure(http, sp.GetRequiredService<IConfiguration>()))
             .ConfigurePrimaryHttpMessageHandler(WorkerDataPlane.CreateHandler);
         builder.Services.AddArtifactsClient(builder.Configuration);

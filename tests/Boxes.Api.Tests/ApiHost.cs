@@ -22,9 +22,20 @@ public sealed class ManualClock : TimeProvider
     public override DateTimeOffset GetUtcNow() => Now;
 }
 
-/// <summary>The real API in-process, on its own database and RabbitMQ vhost (no scheduler: tests play its part by appending events).</summary>
-public sealed class ApiHost : IAsyncLifetime
+/// <summary>
+/// The real API in-process, on its own database and RabbitMQ vhost (no scheduler: tests play its part by appending events).
+/// In memory (TestServer) by default; <see cref="KestrelApiHost"/> runs the same on a real Kestrel port.
+/// </summary>
+public class ApiHost : IAsyncLifetime
 {
+    private readonly bool _overKestrel;
+
+    public ApiHost() : this(overKestrel: false)
+    {
+    }
+
+    protected ApiHost(bool overKestrel) => _overKestrel = overKestrel;
+
     public const string AdminKey = "br_admin_test_key_0123456789abcdef";
     public const string InternalKey = "internal_test_key_0123456789abcdef";
     /// <summary>Short, so that the test of a sandbox that never becomes ready does not wait the production 30 s.</summary>
@@ -36,25 +47,49 @@ public sealed class ApiHost : IAsyncLifetime
     /// <summary>The artifacts service this API talks to (Artifacts:Address).</summary>
     public FakeArtifacts Artifacts { get; private set; } = null!;
     public EventStore.EventStore Store => Factory.Services.GetRequiredService<EventStore.EventStore>();
+    /// <summary>Boxes:PublicUrl: where the URLs the API hands out (cdpUrl, terminalUrl, download links) point.</summary>
+    public string PublicUrl { get; private set; } = "http://localhost";
 
     public async Task InitializeAsync()
     {
         Database = await PostgresDatabase.CreateAsync("api_test");
         Broker = await RabbitMqVirtualHost.CreateAsync();
         Artifacts = await FakeArtifacts.StartAsync(InternalKey);
+        var port = _overKestrel ? FreeLoopbackPort() : 0;
+        if (_overKestrel) PublicUrl = $"http://127.0.0.1:{port}";
         Factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
             web.UseSetting("ConnectionStrings:Boxes", Database.ConnectionString);
             web.UseSetting("ConnectionStrings:RabbitMq", Broker.Url);
             web.UseSetting("Boxes:AdminKey", AdminKey);
             web.UseSetting("Boxes:TokenSigningKey", Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
-            web.UseSetting("Boxes:PublicUrl", "http://localhost");
+            web.UseSetting("Boxes:PublicUrl", PublicUrl);
             web.UseSetting("Boxes:InternalKey", InternalKey);
             web.UseSetting("Boxes:SandboxStartWait", SandboxStartWait.ToString());
             web.UseSetting("Artifacts:Address", Artifacts.Address);
             web.ConfigureServices(s => s.Replace(ServiceDescriptor.Singleton<TimeProvider>(Clock)));
+            if (_overKestrel) web.UseUrls(PublicUrl);
         });
-        _ = Factory.Server; // start it: migrations run, the bus connects
+        // Start it: migrations run, the bus connects.
+        if (_overKestrel)
+        {
+            Factory.UseKestrel();
+            Factory.StartServer();
+        }
+        else
+        {
+            _ = Factory.Server;
+        }
+    }
+
+    /// <summary>A port free right now, so that Boxes:PublicUrl can name the address before the server binds it.</summary>
+    private static int FreeLoopbackPort()
+    {
+        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        return port;
     }
 
     public async Task DisposeAsync()
@@ -103,3 +138,6 @@ public sealed class ApiHost : IAsyncLifetime
         ]);
     }
 }
+
+/// <summary>The API on a real Kestrel port: request body limits, and URLs a plain WebSocket client opens as they are.</summary>
+public sealed class KestrelApiHost() : ApiHost(overKestrel: true);
