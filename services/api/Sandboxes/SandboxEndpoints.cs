@@ -54,7 +54,7 @@ public static class SandboxEndpoints
             if (error is not null) return error;
             // The bytes are whatever the file holds: never let a browser sniff them into something it renders.
             return (await worker.SendAsync(view!, HttpMethod.Get, "/fs/read?path=" + Uri.EscapeDataString(path!), null, WorkerDataPlane.FileTimeout, ct))
-                .PassThrough(attachmentSafe: true);
+                .PassThrough(noSniff: true);
         });
 
         sandboxes.MapPut("/{id}/fs/write", async (string id, HttpContext http, WorkerDataPlane worker, CancellationToken ct) =>

@@ -78,8 +78,8 @@ public sealed class WorkerDataPlane(HttpClient http, ILogger<WorkerDataPlane> lo
         public bool IsSuccess => Response is { IsSuccessStatusCode: true };
 
         /// <summary>The worker's status, content type and body as they are: its errors already have the /v1 shape.</summary>
-        public IResult PassThrough(bool attachmentSafe = false) =>
-            Error ?? (IResult)new PassThroughResult(Response!, attachmentSafe);
+        public IResult PassThrough(bool noSniff = false) =>
+            Error ?? (IResult)new PassThroughResult(Response!, noSniff);
 
         public void Dispose() => Response?.Dispose();
     }
