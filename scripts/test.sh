@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README; .ci/run calls it). Installs and starts what the tests need (PostgreSQL,
-# RabbitMQ, Chromium, bubblewrap, the Puppeteer client), builds, runs every test project under tests/,
+# RabbitMQ, Chromium, bubblewrap, slirp4netns, bun, the Puppeteer client), builds, runs every test project under tests/,
 # then starts the whole platform with up.sh and runs the end-to-end tests against it, and stops it.
 # Ends with one line: "tests: N passed, M failed[, K skipped]"; exits non-zero if anything failed or
 # no test ran.
@@ -84,6 +84,9 @@ export BOXES_TEST_RABBITMQ="amqp://boxes:boxes@127.0.0.1:$AMQP_PORT/"
 export BOXES_TEST_RABBITMQ_MANAGEMENT="http://boxes:boxes@127.0.0.1:$MGMT_PORT"
 BOXES_CHROMIUM="$(command -v chromium)"
 export BOXES_CHROMIUM
+# The bun runtime the sandbox tests run code with.
+BOXES_BUN="$(ensure_bun)"
+export BOXES_BUN
 
 log "building"
 dotnet build Platform.sln -c Release -nologo -v q -clp:ErrorsOnly

@@ -14,20 +14,19 @@ ensure_packages
 start_postgres
 start_rabbitmq
 
-# Secrets are made once and kept, so keys and signed tokens survive restarts: the operator key and the
-# key that signs CDP tokens and download URLs.
-if ! grep -qs '^BOXES_ADMIN_KEY=br_admin_' "$RUN/secrets.env" || ! grep -qs '^BOXES_TOKEN_SIGNING_KEY=' "$RUN/secrets.env"; then
-  (
-    umask 077
-    {
-      printf 'BOXES_ADMIN_KEY=br_admin_%s\n' "$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')"
-      printf 'BOXES_TOKEN_SIGNING_KEY=%s\n' "$(head -c 48 /dev/urandom | base64 -w0)"
-    } >"$RUN/secrets.env.tmp"
-  )
-  mv "$RUN/secrets.env.tmp" "$RUN/secrets.env"
-fi
+# Secrets are made once and kept, so keys and signed tokens survive restarts: the operator key, the key
+# that signs CDP/terminal tokens and download URLs, and the key services present to each other's internal
+# routes. A secret missing from an older file is added; the others are kept.
+add_secret() {
+  grep -qs "^$1=" "$RUN/secrets.env" && return 0
+  (umask 077 && printf '%s=%s\n' "$1" "$2" >>"$RUN/secrets.env")
+}
+add_secret BOXES_ADMIN_KEY "br_admin_$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')"
+add_secret BOXES_TOKEN_SIGNING_KEY "$(head -c 48 /dev/urandom | base64 -w0)"
+add_secret BOXES_INTERNAL_KEY "$(head -c 32 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '=')"
 # shellcheck source=/dev/null
 source "$RUN/secrets.env"
+BUN_PATH="$(ensure_bun)"
 
 if [ "${1:-}" != "--no-build" ]; then
   log "building"
@@ -41,6 +40,9 @@ export ConnectionStrings__RabbitMq="amqp://boxes:boxes@127.0.0.1:$AMQP_PORT/boxe
 export Boxes__AdminKey="$BOXES_ADMIN_KEY"
 export Boxes__TokenSigningKey="$BOXES_TOKEN_SIGNING_KEY"
 export Boxes__PublicUrl="$API"
+export Boxes__InternalKey="$BOXES_INTERNAL_KEY"
+export Artifacts__Address="http://127.0.0.1:${SERVICE_PORTS[artifacts]}"
+export Artifacts__DataDir="$RUN/artifacts"
 export Worker__Id="${BOXES_WORKER_ID:-worker-1}"
 export Worker__Address="http://127.0.0.1:${SERVICE_PORTS[worker]}"
 export Worker__DataDir="$RUN/worker"
@@ -48,6 +50,12 @@ Worker__ChromiumPath="$(command -v chromium)"
 export Worker__ChromiumPath
 # Pre-launched browsers: size it to the burst of creates you expect (a launch costs ~1.3 CPU-seconds).
 export Worker__PoolSize="${BOXES_WORKER_POOL_SIZE:-4}"
+# Slots: a light browser takes 1, a sandbox 2. Room for a burst of 50 sandboxes (the pro plan's limit).
+export Worker__Capacity="${BOXES_WORKER_CAPACITY:-128}"
+# Started sandboxes kept ready (one costs ~2 MB and no CPU while idle; starting one takes ~50 ms).
+export Sandbox__PoolSize="${BOXES_SANDBOX_POOL_SIZE:-8}"
+export Sandbox__BunPath="$BUN_PATH"
+export Sandbox__DataDir="$RUN/worker/sandbox"
 # Six processes on a small machine: workstation GC keeps each one's memory and threads modest.
 export DOTNET_gcServer=0
 mkdir -p "$Worker__DataDir"

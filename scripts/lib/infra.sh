@@ -58,6 +58,11 @@ ensure_packages() {
   command -v rabbitmq-server >/dev/null || missing+=(rabbitmq-server)
   command -v chromium >/dev/null || missing+=(chromium)
   command -v bwrap >/dev/null || missing+=(bubblewrap)
+  # Sandboxes with network access: a user-mode network stack, and ip/nsenter to fence it.
+  command -v slirp4netns >/dev/null || missing+=(slirp4netns)
+  [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
+  # The sandbox agent is a small C program built with the worker.
+  command -v gcc >/dev/null || missing+=(gcc libc6-dev)
   # Without a font, pages render text as boxes in screenshots.
   [ -d /usr/share/fonts/truetype/liberation ] || missing+=(fonts-liberation)
   for tool in curl python3; do command -v "$tool" >/dev/null || missing+=("$tool"); done
@@ -77,6 +82,25 @@ ensure_packages() {
   } || rc=$?
   [ -z "$added" ] || rm -f "$policy"
   return "$rc"
+}
+
+# ensure_bun: the bun runtime for sandboxes, from the npm package "bun" (pinned), in .run/runtimes. Prints the binary's path.
+BUN_VERSION=1.4.5
+ensure_bun() {
+  local dir="$RUN/runtimes/bun-$BUN_VERSION" bin
+  # The package's postinstall moves the platform binary to bun/bin/bun.exe; without install scripts it
+  # stays in the platform package.
+  for bin in "$dir/node_modules/bun/bin/bun.exe" "$dir/node_modules/@oven/bun-linux-x64/bin/bun"; do
+    [ -x "$bin" ] && "$bin" --version >/dev/null 2>&1 && { printf '%s\n' "$bin"; return 0; }
+  done
+  log "installing bun $BUN_VERSION (npm package bun) in $dir"
+  mkdir -p "$dir"
+  npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "bun@$BUN_VERSION" >/dev/null
+  for bin in "$dir/node_modules/bun/bin/bun.exe" "$dir/node_modules/@oven/bun-linux-x64/bin/bun"; do
+    [ -f "$bin" ] && chmod +x "$bin" && "$bin" --version >/dev/null 2>&1 && { printf '%s\n' "$bin"; return 0; }
+  done
+  log "bun $BUN_VERSION did not install"
+  return 1
 }
 
 # start_postgres: our own cluster in .run/pg on 127.0.0.1:$PG_PORT, or whatever already answers there.

@@ -49,6 +49,33 @@ public abstract class Cgroups
     /// <summary>Bytes the group has charged right now.</summary>
     public abstract long MemoryCurrent(string name);
 
+    /// <summary>
+    /// Removes the empty groups a worker that was killed left behind (their sandboxes ended with it). A group
+    /// that still holds a process cannot be removed, so another worker's live sandboxes are never touched.
+    /// </summary>
+    public int RemoveLeftovers()
+    {
+        var removed = 0;
+        foreach (var parentDir in ParentDirectories().Where(Directory.Exists))
+        {
+            foreach (var dir in Directory.EnumerateDirectories(parentDir))
+            {
+                try
+                {
+                    Directory.Delete(dir);
+                    removed++;
+                }
+                catch (IOException)
+                {
+                    // Busy: a live sandbox.
+                }
+            }
+        }
+        return removed;
+    }
+
+    protected abstract IEnumerable<string> ParentDirectories();
+
     protected static void Write(string path, string value) => File.WriteAllText(path, value);
 
     protected static async Task RemoveDirectoryAsync(string path)
@@ -134,6 +161,8 @@ public abstract class Cgroups
 
         public override long MemoryCurrent(string name) =>
             long.Parse(File.ReadAllText(Path.Combine(Dir("memory", name), "memory.usage_in_bytes")).Trim(), CultureInfo.InvariantCulture);
+
+        protected override IEnumerable<string> ParentDirectories() => Controllers.Select(c => Path.Combine(root, c, parent));
     }
 
     private sealed class V2(string root, string parent) : Cgroups
@@ -192,5 +221,7 @@ public abstract class Cgroups
         public override bool Exists(string name) => Directory.Exists(Dir(name));
         public override long MemoryCurrent(string name) =>
             long.Parse(File.ReadAllText(Path.Combine(Dir(name), "memory.current")).Trim(), CultureInfo.InvariantCulture);
+
+        protected override IEnumerable<string> ParentDirectories() => [ParentDir];
     }
 }

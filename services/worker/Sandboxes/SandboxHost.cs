@@ -25,6 +25,8 @@ public sealed partial class SandboxHost : IDisposable
         if (UnavailableReason is null)
         {
             RuntimeDir = PrepareRuntimeDir();
+            if (Cgroups!.RemoveLeftovers() is > 0 and var removed)
+                logger.LogInformation("Removed {Count} empty sandbox cgroups left by an earlier run", removed);
             logger.LogInformation("Sandboxes available: bubblewrap {Bwrap}, cgroups {Version}, bun {Bun}",
                 Options.BwrapPath, Cgroups!.Version, HasBun ? Options.BunPath : "not installed");
         }
