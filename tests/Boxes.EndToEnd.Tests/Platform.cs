@@ -36,12 +36,16 @@ public sealed class Platform
     public static async Task<JsonObject> ReadJson(HttpResponseMessage res) =>
         JsonNode.Parse(await res.Content.ReadAsStringAsync())!.AsObject();
 
-    public static async Task<JsonObject> WaitForStatus(HttpClient http, string id, Func<string, bool> done, TimeSpan timeout)
+    public static Task<JsonObject> WaitForStatus(HttpClient http, string id, Func<string, bool> done, TimeSpan timeout) =>
+        WaitForStatus(http, "browsers", id, done, timeout);
+
+    /// <summary>Polls <c>/v1/{kind}/{id}</c> until its status satisfies <paramref name="done"/>.</summary>
+    public static async Task<JsonObject> WaitForStatus(HttpClient http, string kind, string id, Func<string, bool> done, TimeSpan timeout)
     {
         return await Eventually.Until(
-            async () => await ReadJson(await http.GetAsync($"/v1/browsers/{id}")),
+            async () => await ReadJson(await http.GetAsync($"/v1/{kind}/{id}")),
             s => done(s["status"]!.GetValue<string>()),
-            timeout, $"browser {id} to reach the expected status");
+            timeout, $"{kind} {id} to reach the expected status");
     }
 
     public static string Status(JsonObject session) => session["status"]!.GetValue<string>();

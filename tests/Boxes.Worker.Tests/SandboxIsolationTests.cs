@@ -38,6 +38,32 @@ public sealed class SandboxIsolationTests(ITestOutputHelper output) : SandboxTes
     }
 
     [Fact]
+    public async Task Internet_mode_routes_public_addresses_through_slirp_and_fences_off_the_host_and_private_ranges()
+    {
+        Assert.True(Host.HasNetworking, "slirp4netns, ip or nsenter is missing: scripts/test.sh installs slirp4netns and iproute2.");
+        var s = await StartAsync(new BoxSpec { Runtime = SandboxRuntimes.Base, Network = SandboxNetworks.Internet });
+        var r = await Sh(s, """
+            echo "ifaces=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\n' ' ')"
+            for ip in 1.1.1.1 93.184.216.34 10.1.2.3 172.16.5.5 192.168.1.1 169.254.169.254 100.64.0.1 127.1.2.3 224.0.0.1; do
+              echo "$ip: $(ip route get $ip 2>&1 | head -1)"
+            done
+            for target in 10.0.2.2/5432 10.0.2.2/8080 127.0.0.1/5432 169.254.169.254/80; do
+              (exec 3<>/dev/tcp/${target%/*}/${target#*/}) 2>/dev/null && echo "reached $target" || echo "refused $target"
+            done
+            """, TimeSpan.FromSeconds(30));
+        Output.WriteLine(r.Stdout);
+        Assert.Contains("ifaces=lo tap0 ", r.Stdout);
+        Assert.Contains("1.1.1.1: 1.1.1.1 via 10.0.2.2 dev tap0", r.Stdout);
+        Assert.Contains("93.184.216.34: 93.184.216.34 via 10.0.2.2 dev tap0", r.Stdout);
+        foreach (var fenced in new[] { "10.1.2.3", "172.16.5.5", "192.168.1.1", "169.254.169.254", "100.64.0.1", "224.0.0.1" })
+            Assert.Contains($"{fenced}: RTNETLINK answers: No route to host", r.Stdout); // an "unreachable" route
+        Assert.DoesNotContain("reached", r.Stdout);
+        Assert.True(s.Sandbox.HasNetwork);
+        // And the sandbox cannot change its own routes.
+        Assert.Contains("Operation not permitted", (await Sh(s, "ip route del unreachable 10.0.0.0/8 2>&1")).Stdout);
+    }
+
+    [Fact]
     public async Task No_process_of_the_host_or_of_another_sandbox_is_visible()
     {
         var a = await StartAsync();

@@ -50,7 +50,14 @@ public sealed class WebSocketRelay(ProxyRegistry registry, ILogger<WebSocketRela
             {
                 var toUpstream = Pump(client, upstream, connection.Token);
                 var toClient = Pump(upstream, client, connection.Token);
-                await Task.WhenAny(toUpstream, toClient);
+                var first = await Task.WhenAny(toUpstream, toClient);
+                if (first.IsCompletedSuccessfully)
+                {
+                    // One side closed cleanly and its close frame was passed on: let the other side answer it.
+                    // Cancelling the other pump's receive now would abort that socket, and an abortive close can
+                    // make the peer drop the last frames we sent it (a terminal's exit message, say).
+                    await Swallow((first == toUpstream ? toClient : toUpstream).WaitAsync(TimeSpan.FromSeconds(5), connection.Token));
+                }
                 await connection.CancelAsync();
                 await Task.WhenAll(Swallow(toUpstream), Swallow(toClient));
             }
@@ -96,7 +103,7 @@ public sealed class WebSocketRelay(ProxyRegistry registry, ILogger<WebSocketRela
     private static async Task Swallow(Task pump)
     {
         try { await pump; }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException) { }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException or TimeoutException) { }
     }
 
     private static async Task CloseQuietly(WebSocket socket, WebSocketCloseStatus status, string? description)

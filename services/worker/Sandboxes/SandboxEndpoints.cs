@@ -364,12 +364,13 @@ public static class SandboxTerminal
         });
         try
         {
-            await Task.WhenAny(toClient, fromClient);
-        }
-        finally
-        {
-            await done.CancelAsync();
-            if (!process.Exited.IsCompleted)
+            if (await Task.WhenAny(toClient, fromClient) == toClient)
+            {
+                // The shell ended and the close frame is out: let the client answer it. Cancelling the receive
+                // now would abort the socket, and an abortive close can make the peer drop what was just sent.
+                await Quietly(fromClient.WaitAsync(TimeSpan.FromSeconds(5)));
+            }
+            else if (!process.Exited.IsCompleted)
             {
                 // The client left: hang up the shell like a closed terminal would, and make sure it goes.
                 try
@@ -383,8 +384,17 @@ public static class SandboxTerminal
                     catch (AgentException) { }
                 }
             }
-            try { await Task.WhenAll(toClient, fromClient); }
-            catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or AgentException) { }
         }
+        finally
+        {
+            await done.CancelAsync();
+            await Quietly(Task.WhenAll(toClient, fromClient));
+        }
+    }
+
+    private static async Task Quietly(Task task)
+    {
+        try { await task; }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or AgentException or TimeoutException or InvalidOperationException) { }
     }
 }

@@ -185,7 +185,9 @@ public sealed class SandboxProcess
         var o = _host.Options;
         var nsPid = NamespacePid() ?? throw new InvalidOperationException("the sandbox's namespace process was not found");
         var slirp = new ProcessStartInfo(o.Slirp4netnsPath) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { "--configure", "--mtu=65520", "--disable-host-loopback", nsPid.ToString(CultureInfo.InvariantCulture), "tap0" })
+        // By path, not by pid: given a pid, slirp4netns also joins the process's user namespace, which here is
+        // bubblewrap's inner one (a child of the namespace that owns the network), and then may not enter the network.
+        foreach (var arg in new[] { "--configure", "--mtu=65520", "--disable-host-loopback", "--netns-type=path", $"/proc/{nsPid}/ns/net", "tap0" })
             slirp.ArgumentList.Add(arg);
         _network = Process.Start(slirp)!;
         _network.OutputDataReceived += (_, _) => { };
@@ -207,7 +209,8 @@ public sealed class SandboxProcess
             "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24",
             "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
         };
-        await RunInNamespaceAsync(nsPid, "-batch -", ct, string.Join('\n', blocked.Select(r => $"route add unreachable {r}")) + "\n");
+        // "replace", not "add": idempotent, so a route that is somehow there already is no failure.
+        await RunInNamespaceAsync(nsPid, "-batch -", ct, string.Join('\n', blocked.Select(r => $"route replace unreachable {r}")) + "\n");
     }
 
     private async Task<string> RunInNamespaceAsync(int nsPid, string ipArguments, CancellationToken ct, string? stdin = null)

@@ -389,7 +389,9 @@ static void handle_exec(uint32_t id, reader_t *r) {
         // signal handling, only its three standard fds.
         setsid();
         sigprocmask(SIG_UNBLOCK, &blocked_signals, NULL);
-        signal(SIGPIPE, SIG_DFL);
+        // Every signal back to its default: ignored dispositions survive exec, and the worker may have been
+        // started with SIGINT ignored (a shell's background job), which would make Ctrl-C do nothing.
+        for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
         int stage = 0; // 0: chdir failed, 1: exec failed
         if (flags & EXEC_PTY) {
             int slave = open(slave_name, O_RDWR);
