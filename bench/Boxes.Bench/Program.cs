@@ -4,40 +4,118 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Boxes.Testing;
 
-// Measures the browser hot path against the running platform (scripts/up.sh; reads .run/env).
-//   dotnet run --project bench/Boxes.Bench -c Release -- [sessions=20]
-// Prints create→ready and full lifecycle (create → CDP connect → open a page → close) p50/p95,
-// and the same page open/close against an already-running Chromium as the floor to compare with.
+// Measures the hot paths against the running platform (scripts/up.sh; reads .run/env).
+//   dotnet run --project bench/Boxes.Bench -c Release -- [browsers|sandboxes|all] [count]
+// Browsers: create→ready and the full lifecycle (create → CDP connect → open a page → close) p50/p95, and the same
+// page open/close against an already-running Chromium as the floor to compare with.
+// Sandboxes: create→first exec p50/p95 (sequential), exec round trip p50/p95 in one sandbox, and a burst of 50
+// sandboxes created at once (each answering its first exec).
 
 var env = LoadEnv();
 var apiUrl = env.GetValueOrDefault("BOXES_API_URL") ?? "http://127.0.0.1:8080";
 var apiKey = env.GetValueOrDefault("BOXES_API_KEY") ?? throw new InvalidOperationException("BOXES_API_KEY not set and .run/env missing: run scripts/up.sh first.");
-var sessions = args.Length > 0 ? int.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 20;
+var what = args.Length > 0 ? args[0] : "all";
+int? count = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : null;
 
 using var http = new HttpClient { BaseAddress = new Uri(apiUrl) };
 http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
-
 var workerUrl = Environment.GetEnvironmentVariable("BOXES_WORKER_URL") ?? "http://127.0.0.1:8082";
-var pool = await WaitForFullPool(workerUrl);
-Console.WriteLine($"worker pool: {pool} pre-launched browsers (Worker__PoolSize)");
-await Lifecycle(); // warm-up: JIT, connection pools
-await WaitForFullPool(workerUrl);
-var createToReady = new List<double>();
-var lifecycle = new List<double>();
-var phases = new Dictionary<string, List<double>> { ["connect"] = [], ["open page"] = [], ["close page"] = [], ["DELETE"] = [] };
-for (var i = 0; i < sessions; i++)
-{
-    var (ready, total) = await Lifecycle(phases);
-    createToReady.Add(ready);
-    lifecycle.Add(total);
-}
-Report($"create→ready ({sessions} sessions, sequential)", createToReady);
-Report($"full lifecycle: create → CDP connect → open page → close ({sessions})", lifecycle);
-foreach (var (phase, times) in phases) Report($"  of which {phase}", times);
 
-var floor = await AgainstRunningChromium(sessions);
-Report($"floor: connect → open page → close on an already-running Chromium ({sessions})", floor);
-Console.WriteLine($"ratio full lifecycle p50 / floor p50: {Percentile(lifecycle, 50) / Percentile(floor, 50):0.00}x");
+if (what is "browsers" or "all") await BenchBrowsers(count ?? 20);
+if (what is "sandboxes" or "all") await BenchSandboxes(count ?? 50);
+
+async Task BenchBrowsers(int sessions)
+{
+    var pool = await WaitForFullPool(workerUrl, p => p["idle"]!.GetValue<int>() >= p["size"]!.GetValue<int>());
+    Console.WriteLine($"worker pool: {pool["size"]} pre-launched browsers (Worker__PoolSize)");
+    await Lifecycle(); // warm-up: JIT, connection pools
+    await WaitForFullPool(workerUrl, p => p["idle"]!.GetValue<int>() >= p["size"]!.GetValue<int>());
+    var createToReady = new List<double>();
+    var lifecycle = new List<double>();
+    var phases = new Dictionary<string, List<double>> { ["connect"] = [], ["open page"] = [], ["close page"] = [], ["DELETE"] = [] };
+    for (var i = 0; i < sessions; i++)
+    {
+        var (ready, total) = await Lifecycle(phases);
+        createToReady.Add(ready);
+        lifecycle.Add(total);
+    }
+    Report($"create→ready ({sessions} sessions, sequential)", createToReady);
+    Report($"full lifecycle: create → CDP connect → open page → close ({sessions})", lifecycle);
+    foreach (var (phase, times) in phases) Report($"  of which {phase}", times);
+
+    var floor = await AgainstRunningChromium(sessions);
+    Report($"floor: connect → open page → close on an already-running Chromium ({sessions})", floor);
+    Console.WriteLine($"ratio full lifecycle p50 / floor p50: {Percentile(lifecycle, 50) / Percentile(floor, 50):0.00}x");
+}
+
+async Task BenchSandboxes(int sandboxes)
+{
+    var full = (JsonObject p) => p["sandboxes"]!["idle"]!.GetValue<int>() >= p["sandboxes"]!["size"]!.GetValue<int>();
+    var pool = await WaitForFullPool(workerUrl, full);
+    Console.WriteLine($"worker pool: {pool["sandboxes"]!["size"]} started sandboxes (Sandbox__PoolSize)");
+    await http.DeleteAsync($"/v1/sandboxes/{(await CreateAndExec()).Id}"); // warm-up
+
+    // Latency, not throughput: each create starts once the previous sandbox has ended and the pool is full again,
+    // so the previous one's teardown does not share the two cores with it (the burst below measures throughput).
+    var firstExec = new List<double>();
+    var backToBack = new List<double>();
+    for (var i = 0; i < sandboxes; i++)
+    {
+        var (id, ms) = await CreateAndExec();
+        firstExec.Add(ms);
+        await http.DeleteAsync($"/v1/sandboxes/{id}");
+        await Eventually.Until(async () => (await http.GetFromJsonAsync<JsonObject>($"/v1/sandboxes/{id}"))!["status"]!.GetValue<string>() == "ended",
+            TimeSpan.FromSeconds(30), $"sandbox {id} to end");
+        await WaitForFullPool(workerUrl, full);
+    }
+    Report($"sandbox create → first exec answered ({sandboxes}, one at a time on a settled platform)", firstExec);
+    for (var i = 0; i < sandboxes; i++)
+    {
+        var (id, ms) = await CreateAndExec();
+        backToBack.Add(ms);
+        await http.DeleteAsync($"/v1/sandboxes/{id}");
+    }
+    Report($"sandbox create → first exec answered ({sandboxes}, back to back: each while the previous one is torn down)", backToBack);
+
+    var (box, _) = await CreateAndExec();
+    var roundTrips = new List<double>();
+    for (var i = 0; i < 200; i++)
+    {
+        var sw = Stopwatch.StartNew();
+        await Exec(box);
+        roundTrips.Add(sw.Elapsed.TotalMilliseconds);
+    }
+    Report("exec round trip (`true`, 200 in one sandbox)", roundTrips);
+    await http.DeleteAsync($"/v1/sandboxes/{box}");
+
+    // The burst: every earlier box must be gone first (the plan counts boxes still ending), and the pool full again.
+    await Eventually.Until(async () => (await http.GetFromJsonAsync<JsonObject>("/v1/sandboxes?status=ending&limit=1"))!["items"]!.AsArray().Count == 0
+        && (await http.GetFromJsonAsync<JsonObject>("/v1/sandboxes?status=ready&limit=1"))!["items"]!.AsArray().Count == 0,
+        TimeSpan.FromSeconds(60), "earlier sandboxes to end");
+    await WaitForFullPool(workerUrl, full);
+    var burst = Stopwatch.StartNew();
+    var results = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => CreateAndExec()));
+    var wall = burst.Elapsed.TotalMilliseconds;
+    Report("burst: 50 sandboxes created at once, each to its first exec", results.Select(r => r.Ms).ToList());
+    Console.WriteLine($"burst: all 50 answered after {wall:0} ms");
+    await Task.WhenAll(results.Select(r => http.DeleteAsync($"/v1/sandboxes/{r.Id}")));
+}
+
+async Task<(string Id, double Ms)> CreateAndExec()
+{
+    var sw = Stopwatch.StartNew();
+    var created = await http.PostAsJsonAsync("/v1/sandboxes", new { runtime = "base" });
+    created.EnsureSuccessStatusCode();
+    var id = (await created.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
+    await Exec(id); // the API waits for the sandbox to be ready, then runs it
+    return (id, sw.Elapsed.TotalMilliseconds);
+}
+
+async Task Exec(string id)
+{
+    var res = await http.PostAsJsonAsync($"/v1/sandboxes/{id}/exec", new { command = "true", args = Array.Empty<string>() });
+    if (!res.IsSuccessStatusCode) throw new InvalidOperationException($"exec on {id}: {(int)res.StatusCode} {await res.Content.ReadAsStringAsync()}");
+}
 
 async Task<(double Ready, double Total)> Lifecycle(Dictionary<string, List<double>>? phases = null)
 {
@@ -77,13 +155,10 @@ async Task<(double Ready, double Total)> Lifecycle(Dictionary<string, List<doubl
 }
 
 // Measures the warm path: starts only once the worker's pool of pre-launched browsers is full.
-static async Task<int> WaitForFullPool(string workerUrl)
+static async Task<JsonObject> WaitForFullPool(string workerUrl, Func<JsonObject, bool> full)
 {
     using var worker = new HttpClient { BaseAddress = new Uri(workerUrl) };
-    var pool = await Eventually.Until(
-        async () => (await worker.GetFromJsonAsync<JsonObject>("/pool"))!,
-        p => p["idle"]!.GetValue<int>() >= p["size"]!.GetValue<int>(), TimeSpan.FromSeconds(120), "the worker's browser pool to fill");
-    return pool["size"]!.GetValue<int>();
+    return await Eventually.Until(async () => (await worker.GetFromJsonAsync<JsonObject>("/pool"))!, full, TimeSpan.FromSeconds(120), "the worker's pool to fill");
 }
 
 static async Task OpenPageAndClose(string cdpUrl)

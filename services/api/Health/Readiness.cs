@@ -5,21 +5,24 @@ using Npgsql;
 
 namespace Boxes.Api.Health;
 
-/// <summary>The last heartbeat seen from each worker, as this API instance heard them.</summary>
+/// <summary>The last heartbeat seen from each worker, as this API instance heard them, and where its data plane listens.</summary>
 public sealed class WorkerHeartbeats(TimeProvider clock)
 {
-    private readonly ConcurrentDictionary<string, DateTimeOffset> _lastSeen = new();
+    private readonly ConcurrentDictionary<string, (DateTimeOffset LastSeen, string Address)> _workers = new();
 
-    public void Seen(string workerId) => _lastSeen[workerId] = clock.GetUtcNow();
+    public void Seen(string workerId, string address) => _workers[workerId] = (clock.GetUtcNow(), address);
 
-    public int LiveWorkers(TimeSpan within) => _lastSeen.Values.Count(t => clock.GetUtcNow() - t < within);
+    public int LiveWorkers(TimeSpan within) => _workers.Values.Count(w => clock.GetUtcNow() - w.LastSeen < within);
+
+    /// <summary>The data-plane address a worker announced, if it has heartbeated.</summary>
+    public string? AddressOf(string workerId) => _workers.TryGetValue(workerId, out var w) ? w.Address : null;
 }
 
 public sealed class WorkerHeartbeatTracker(WorkerHeartbeats heartbeats) : IConsumer<WorkerHeartbeat>
 {
     public Task Consume(ConsumeContext<WorkerHeartbeat> context)
     {
-        heartbeats.Seen(context.Message.WorkerId);
+        heartbeats.Seen(context.Message.WorkerId, context.Message.Address);
         return Task.CompletedTask;
     }
 }

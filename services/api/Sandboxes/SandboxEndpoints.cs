@@ -2,6 +2,7 @@ using System.Text.Json;
 using Boxes.Api.Artifacts;
 using Boxes.Api.Auth;
 using Boxes.Api.Errors;
+using Boxes.Api.Health;
 using Boxes.Api.Lifecycle;
 using Boxes.Clients;
 using Boxes.Contracts;
@@ -182,8 +183,16 @@ public static class SandboxEndpoints
         if (view is null) return (null, NotFound(id));
         // The SDK execs right after create: a sandbox still starting is waited for (Boxes:SandboxStartWait, 30 s by default).
         var startWait = http.RequestServices.GetRequiredService<IOptions<ApiOptions>>().Value.SandboxStartWait;
-        if (waitForStart && IsStarting(view))
-            view = await http.RequestServices.GetRequiredService<BoxChangeNotifier>().WaitWhileAsync(view, IsStarting, catalog.RefreshAsync, startWait, ct);
+        var workers = http.RequestServices.GetRequiredService<WorkerHeartbeats>();
+        if (waitForStart && IsStarting(view) && EarlyEndpoint(view, workers) is null)
+        {
+            view = await http.RequestServices.GetRequiredService<BoxChangeNotifier>().WaitWhileAsync(
+                view, v => IsStarting(v) && EarlyEndpoint(v, workers) is null, catalog.RefreshAsync, startWait, ct);
+        }
+        // Placed but not reported ready yet: the worker is known and waits for the start itself (the request carries
+        // how long it may), which saves the round of the start report through the scheduler on the first exec.
+        if (waitForStart && IsStarting(view) && EarlyEndpoint(view, workers) is { } early)
+            return (view with { Endpoint = early }, null);
         return view.Status switch
         {
             BoxStatuses.Ready when view.Endpoint is not null => (view, null),
@@ -197,6 +206,12 @@ public static class SandboxEndpoints
     }
 
     private static bool IsStarting(BoxView view) => view.Status is BoxStatuses.Queued or BoxStatuses.Scheduling or BoxStatuses.Starting;
+
+    /// <summary>A starting sandbox's data-plane address, from the worker it was placed on (as that worker announced it).</summary>
+    private static string? EarlyEndpoint(BoxView view, WorkerHeartbeats workers) =>
+        view.Status == BoxStatuses.Starting && view.WorkerId is { } worker && workers.AddressOf(worker) is { } address
+            ? $"{address.TrimEnd('/')}/sandboxes/{view.Id}"
+            : null;
 
     /// <summary>
     /// Pause (ready → paused) or resume (paused → ready): the worker freezes or thaws the processes first, then the

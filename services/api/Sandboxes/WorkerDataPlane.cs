@@ -20,10 +20,15 @@ public sealed class WorkerDataPlane(HttpClient http, ILogger<WorkerDataPlane> lo
     public static readonly TimeSpan FileTimeout = TimeSpan.FromMinutes(5);
     public static readonly TimeSpan CheckpointTimeout = TimeSpan.FromMinutes(10);
 
+    /// <summary>The worker waits this long for a box whose start is still under way (docs/INTERNAL.md).</summary>
+    public const string StartWaitHeader = "X-Boxes-Start-Wait-Ms";
+
     public static void Configure(HttpClient http, IConfiguration configuration)
     {
         http.Timeout = Timeout.InfiniteTimeSpan;
         InternalApi.Authorize(http, configuration);
+        // A request may reach the worker just before the box's StartBox does (see SandboxEndpoints.EarlyEndpoint).
+        http.DefaultRequestHeaders.Add(StartWaitHeader, "10000");
     }
 
     /// <summary>Direct connections only (the workers are on the platform's private network) and a quick verdict on a dead one.</summary>

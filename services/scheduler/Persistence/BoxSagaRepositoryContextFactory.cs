@@ -28,6 +28,7 @@ public sealed class BoxSagaRepositoryContextFactory(
     {
         var boxId = context.CorrelationId
             ?? throw new SagaException("A box saga message must carry the box id as its correlation id", typeof(BoxState), typeof(T));
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var quartz = await schedulerFactory.GetScheduler(context.CancellationToken);
 
         await using var connection = await dataSource.OpenConnectionAsync(context.CancellationToken);
@@ -38,11 +39,16 @@ public sealed class BoxSagaRepositoryContextFactory(
         var repositoryContext = new BoxSagaRepositoryContext<T>(unit, context, factory);
         // The enlistment must wrap both the scheduling calls and the commit, and end after the commit
         // so Quartz signals its own threads once the new triggers are visible.
+        TimeSpan handled;
         using (quartz.EnlistTransaction(transaction))
         {
             await next.Send(repositoryContext);
+            handled = System.Diagnostics.Stopwatch.GetElapsedTime(started);
             await transaction.CommitAsync(context.CancellationToken);
         }
+        logger.LogDebug("{Message} for box {BoxId}: handled in {HandledMs:0.0} ms, committed at {CommittedMs:0.0} ms; sent {SentAgo:0.0} ms ago",
+            typeof(T).Name, boxId, handled.TotalMilliseconds, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+            context.SentTime is { } sent ? (DateTime.UtcNow - sent).TotalMilliseconds : -1);
 
         foreach (var saga in repositoryContext.Touched)
         {

@@ -59,7 +59,7 @@ public sealed class BoxStateMachine : MassTransitStateMachine<BoxState>
                     s.Spec = ctx.Message.Spec;
                     s.CreatedAt = ctx.Message.Timestamp;
                     s.Append(new BoxScheduling(s.CorrelationId, Now));
-                    s.ScheduleTimer(BoxTimers.ReadyTimeout, Now + o.ReadyTimeout);
+                    // The ready timeout is ReadyTimeoutSweepJob's: no per-box timer on the way to ready.
                 })
                 .ThenAsync(ctx => TryPlace(ctx, o))
                 .IfElse(ctx => ctx.Saga.WorkerId is not null,
@@ -87,7 +87,6 @@ public sealed class BoxStateMachine : MassTransitStateMachine<BoxState>
                     var s = ctx.Saga;
                     s.Endpoint = ctx.Message.Endpoint;
                     s.Append(new BoxReady(s.CorrelationId, ctx.Message.WorkerId, ctx.Message.Endpoint, Now));
-                    s.CancelTimer(BoxTimers.ReadyTimeout);
                     if (s.Spec.MaxDurationMs > 0) s.ScheduleTimer(BoxTimers.MaxDuration, Now.AddMilliseconds(s.Spec.MaxDurationMs));
                 })
                 .TransitionTo(Ready),

@@ -18,6 +18,7 @@ public sealed class StartBoxConsumer(
     {
         var box = context.Message;
         var worker = options.Value;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             var endpoint = box.Kind switch
@@ -26,6 +27,7 @@ public sealed class StartBoxConsumer(
                 BoxKinds.Sandbox => await StartSandboxAsync(box, context.CancellationToken),
                 _ => throw new InvalidOperationException($"this worker cannot run '{box.Kind}' boxes"),
             };
+            logger.LogDebug("Box {BoxId} started in {ElapsedMs:0.0} ms", box.BoxId, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             await context.Publish(new BoxStarted(box.BoxId, worker.Id, endpoint, DateTimeOffset.UtcNow));
         }
         catch (Exception ex) when (ex is not OperationCanceledException)

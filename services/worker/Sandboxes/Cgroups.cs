@@ -146,7 +146,7 @@ public abstract class Cgroups
             {
                 var pids = Processes(name);
                 if (pids.Count == 0) return;
-                foreach (var pid in pids) Browsers.Signals.Kill(pid);
+                foreach (var pid in pids) Browsers.Signals.KillIfInCgroup(pid, name);
                 if (DateTime.UtcNow > deadline) throw new TimeoutException($"cgroup {name} still has {pids.Count} processes");
                 await Task.Delay(10);
             }
@@ -211,7 +211,7 @@ public abstract class Cgroups
             {
                 var pids = Processes(name);
                 if (pids.Count == 0) return;
-                foreach (var pid in pids) Browsers.Signals.Kill(pid);
+                foreach (var pid in pids) Browsers.Signals.KillIfInCgroup(pid, name);
                 if (DateTime.UtcNow > deadline) throw new TimeoutException($"cgroup {name} still has {pids.Count} processes");
                 await Task.Delay(10);
             }

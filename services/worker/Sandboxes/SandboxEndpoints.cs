@@ -17,9 +17,10 @@ public static class SandboxEndpoints
     {
         var sandboxes = app.MapGroup("/sandboxes/{id:guid}").RequireInternalKey();
 
-        sandboxes.MapPost("/exec", async (Guid id, HttpRequest request, SandboxSessions sessions, IOptions<SandboxOptions> options, CancellationToken ct) =>
+        sandboxes.MapPost("/exec", async (Guid id, HttpContext http, HttpRequest request, SandboxSessions sessions, IOptions<SandboxOptions> options, CancellationToken ct) =>
         {
-            if (Find(sessions, id, out var session) is { } missing) return missing;
+            var (session, missing) = await FindAsync(sessions, id, http);
+            if (missing is not null) return missing;
             var (body, error) = await ReadJsonAsync(request, ct);
             if (error is not null) return error;
             var (exec, invalid) = ParseExec(body, options.Value);
@@ -27,9 +28,10 @@ public static class SandboxEndpoints
             return await RunAsync(() => session!.ExecAsync(exec!, ct));
         });
 
-        sandboxes.MapPost("/run-code", async (Guid id, HttpRequest request, SandboxSessions sessions, IOptions<SandboxOptions> options, CancellationToken ct) =>
+        sandboxes.MapPost("/run-code", async (Guid id, HttpContext http, HttpRequest request, SandboxSessions sessions, IOptions<SandboxOptions> options, CancellationToken ct) =>
         {
-            if (Find(sessions, id, out var session) is { } missing) return missing;
+            var (session, missing) = await FindAsync(sessions, id, http);
+            if (missing is not null) return missing;
             var (body, error) = await ReadJsonAsync(request, ct);
             if (error is not null) return error;
             if (!body.TryGetProperty("code", out var code) || code.ValueKind != JsonValueKind.String)
@@ -41,9 +43,10 @@ public static class SandboxEndpoints
             return await RunAsync(() => session.RunCodeAsync(code.GetString()!, timeout, ct));
         });
 
-        sandboxes.MapGet("/fs/read", async (Guid id, string? path, SandboxSessions sessions, IOptions<SandboxOptions> options, CancellationToken ct) =>
+        sandboxes.MapGet("/fs/read", async (Guid id, string? path, HttpContext http, SandboxSessions sessions, IOptions<SandboxOptions> options, CancellationToken ct) =>
         {
-            if (Find(sessions, id, out var session) is { } missing) return missing;
+            var (session, missing) = await FindAsync(sessions, id, http);
+            if (missing is not null) return missing;
             if (CheckPath(path, required: true) is { } bad) return bad;
             try
             {
@@ -56,9 +59,10 @@ public static class SandboxEndpoints
             }
         });
 
-        sandboxes.MapPut("/fs/write", async (Guid id, string? path, HttpRequest request, SandboxSessions sessions, IOptions<SandboxOptions> options, CancellationToken ct) =>
+        sandboxes.MapPut("/fs/write", async (Guid id, string? path, HttpContext http, HttpRequest request, SandboxSessions sessions, IOptions<SandboxOptions> options, CancellationToken ct) =>
         {
-            if (Find(sessions, id, out var session) is { } missing) return missing;
+            var (session, missing) = await FindAsync(sessions, id, http);
+            if (missing is not null) return missing;
             if (CheckPath(path, required: true) is { } bad) return bad;
             var (content, tooLarge) = await ReadBodyAsync(request, options.Value.MaxFileBytes, ct);
             if (tooLarge is not null) return tooLarge;
@@ -73,9 +77,10 @@ public static class SandboxEndpoints
             }
         });
 
-        sandboxes.MapGet("/fs/list", async (Guid id, string? path, SandboxSessions sessions, CancellationToken ct) =>
+        sandboxes.MapGet("/fs/list", async (Guid id, string? path, HttpContext http, SandboxSessions sessions, CancellationToken ct) =>
         {
-            if (Find(sessions, id, out var session) is { } missing) return missing;
+            var (session, missing) = await FindAsync(sessions, id, http);
+            if (missing is not null) return missing;
             if (CheckPath(path, required: false) is { } bad) return bad;
             try
             {
@@ -111,9 +116,10 @@ public static class SandboxEndpoints
             return Results.Json(new { status = "ready" });
         });
 
-        sandboxes.MapPost("/checkpoint", async (Guid id, SandboxSessions sessions, ICheckpointStore store, IOptions<SandboxOptions> options, CancellationToken ct) =>
+        sandboxes.MapPost("/checkpoint", async (Guid id, HttpContext http, SandboxSessions sessions, ICheckpointStore store, IOptions<SandboxOptions> options, CancellationToken ct) =>
         {
-            if (Find(sessions, id, out var session) is { } missing) return missing;
+            var (session, missing) = await FindAsync(sessions, id, http);
+            if (missing is not null) return missing;
             try
             {
                 var saved = await session!.CheckpointAsync(store, options.Value.DataDir, ct);
@@ -131,7 +137,8 @@ public static class SandboxEndpoints
 
         sandboxes.Map("/terminal", async (Guid id, HttpContext http, SandboxSessions sessions, int? cols, int? rows) =>
         {
-            if (Find(sessions, id, out var session) is { } missing) return missing;
+            var (session, missing) = await FindAsync(sessions, id, http);
+            if (missing is not null) return missing;
             if (!http.WebSockets.IsWebSocketRequest) return Error(400, "VALIDATION_FAILED", "This route takes a WebSocket upgrade.");
             await SandboxTerminal.RunAsync(http, session!, Math.Clamp(cols ?? 80, 10, 1000), Math.Clamp(rows ?? 24, 5, 1000));
             return Results.Empty;
@@ -141,12 +148,28 @@ public static class SandboxEndpoints
 
     private static bool HasBun(SandboxOptions o) => o.BunPath.Length > 0 && File.Exists(o.BunPath);
 
-    /// <summary>Null when the box runs here and can work; otherwise the answer to give.</summary>
-    private static IResult? Find(SandboxSessions sessions, Guid id, out SandboxSession? session)
+    /// <summary>How long a request may wait for its box's start (the API forwards as soon as the box is placed on us).</summary>
+    public const string StartWaitHeader = "X-Boxes-Start-Wait-Ms";
+    private static readonly TimeSpan MaxStartWait = TimeSpan.FromSeconds(30);
+
+    /// <summary>The box's session when it runs here and can work; otherwise the answer to give.</summary>
+    private static async Task<(SandboxSession? Session, IResult? Error)> FindAsync(SandboxSessions sessions, Guid id, HttpContext http)
     {
-        if (!sessions.TryGet(id, out session)) return NotRunning(id);
-        if (session.Paused) return Error(409, "CONFLICT", "The sandbox is paused: resume it first.");
-        return null;
+        if (!sessions.TryGet(id, out var session)
+            && int.TryParse(http.Request.Headers[StartWaitHeader], out var waitMs) && waitMs > 0)
+        {
+            try
+            {
+                session = await sessions.WaitForStartAsync(id, TimeSpan.FromMilliseconds(Math.Min(waitMs, MaxStartWait.TotalMilliseconds)), http.RequestAborted);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                return (null, Error(409, "CONFLICT", $"The sandbox failed to start: {ex.Message}"));
+            }
+        }
+        if (session is null) return (null, NotRunning(id));
+        if (session.Paused) return (null, Error(409, "CONFLICT", "The sandbox is paused: resume it first."));
+        return (session, null);
     }
 
     private static IResult NotRunning(Guid id) => Error(404, "NOT_FOUND", $"Sandbox {id} is not running on this worker.");

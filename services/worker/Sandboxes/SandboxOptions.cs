@@ -29,6 +29,9 @@ public sealed class SandboxOptions
     /// <summary>Idle sandboxes kept started (one pool for every runtime: the image is the same, the runtime only picks the interpreter).</summary>
     public int PoolSize { get; set; } = 4;
 
+    /// <summary>How long the pool waits after a take before it starts a replacement (keeps the CPU for the taken one's first command).</summary>
+    public TimeSpan RefillDelay { get; set; } = TimeSpan.FromMilliseconds(250);
+
     public string CgroupRoot { get; set; } = "/sys/fs/cgroup";
     /// <summary>The group every sandbox's group lives under.</summary>
     public string CgroupParent { get; set; } = "boxes";

@@ -44,22 +44,31 @@ public sealed class SandboxPool(SandboxHost host, ILogger<SandboxPool> logger) :
         }
         finally
         {
-            TriggerRefill();
+            TriggerRefill(host.Options.RefillDelay);
         }
     }
 
-    private void TriggerRefill()
+    /// <param name="delay">
+    /// After a take, the refill waits a moment: starting a sandbox costs CPU, and the one just taken is about to run
+    /// its first command (on two cores the two compete).
+    /// </param>
+    private void TriggerRefill(TimeSpan delay = default)
     {
         lock (_gate)
         {
             if (_refilling || _stopping.IsCancellationRequested || host.Options.PoolSize <= 0) return;
             _refilling = true;
-            _refill = Task.Run(RefillLoopAsync);
+            _refill = Task.Run(() => RefillLoopAsync(delay));
         }
     }
 
-    private async Task RefillLoopAsync()
+    private async Task RefillLoopAsync(TimeSpan delay)
     {
+        if (delay > TimeSpan.Zero)
+        {
+            try { await Task.Delay(delay, _stopping.Token); }
+            catch (OperationCanceledException) { }
+        }
         var failures = 0;
         while (true)
         {
@@ -81,15 +90,17 @@ public sealed class SandboxPool(SandboxHost host, ILogger<SandboxPool> logger) :
                     if (kept) _idle.Enqueue(sandbox);
                 }
                 if (!kept) await sandbox.StopAsync();
+                else _ = sandbox.Exited.ContinueWith(_ => OnIdleExited(sandbox), CancellationToken.None,
+                    TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                 failures = 0;
             }
             catch (Exception ex) when (!_stopping.IsCancellationRequested)
             {
                 // A broken host (no uid left, cgroups gone) must not spin: back off, keep the loop (and its flag).
                 failures++;
-                var delay = TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, failures - 1)));
-                logger.LogError(ex, "Could not pre-start a sandbox; retrying in {Delay}", delay);
-                try { await Task.Delay(delay, _stopping.Token); }
+                var backoff = TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, failures - 1)));
+                logger.LogError(ex, "Could not pre-start a sandbox; retrying in {Delay}", backoff);
+                try { await Task.Delay(backoff, _stopping.Token); }
                 catch (OperationCanceledException) { }
             }
             catch (OperationCanceledException)
@@ -97,6 +108,27 @@ public sealed class SandboxPool(SandboxHost host, ILogger<SandboxPool> logger) :
                 // Stopping: the top of the loop ends it.
             }
         }
+    }
+
+    /// <summary>An idle sandbox that ends is replaced now, not when a take trips over it.</summary>
+    private void OnIdleExited(SandboxProcess sandbox)
+    {
+        bool wasIdle;
+        lock (_gate)
+        {
+            wasIdle = _idle.Contains(sandbox);
+            if (wasIdle)
+            {
+                var rest = _idle.Where(s => !ReferenceEquals(s, sandbox)).ToList();
+                _idle.Clear();
+                foreach (var s in rest) _idle.Enqueue(s);
+            }
+        }
+        if (!wasIdle) return; // taken: SandboxSessions watches it from there
+        if (!sandbox.StopRequested)
+            logger.LogWarning("Idle sandbox {Name} ended by itself (exit code {ExitCode}): {Errors}; replacing it", sandbox.Name, sandbox.ExitCode, sandbox.LastErrors);
+        _ = sandbox.StopAsync();
+        TriggerRefill();
     }
 
     public async Task StopAsync(CancellationToken ct)

@@ -82,6 +82,7 @@ public sealed class SandboxProcess
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 timeout.CancelAfter(o.StartTimeout);
                 await sandbox.Agent.PingAsync(timeout.Token);
+                sandbox.AgentPid = sandbox.NamespacePid();
             }
             catch (Exception ex) when (ex is AgentException or OperationCanceledException)
             {
@@ -154,8 +155,11 @@ public sealed class SandboxProcess
     public bool IsFrozen => _host.Cgroups!.IsFrozen(Name);
     public IReadOnlyList<int> ProcessIds => _host.Cgroups!.Processes(Name);
 
+    /// <summary>The agent's pid on the host (the sandbox's namespace init), read once it answered.</summary>
+    public int? AgentPid { get; private set; }
+
     /// <summary>The pid (on the host) of the sandbox's namespace init, the agent: bubblewrap's child, which lives in the sandbox's namespaces.</summary>
-    public int? NamespacePid()
+    private int? NamespacePid()
     {
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {
@@ -183,7 +187,7 @@ public sealed class SandboxProcess
     public async Task AttachInternetAsync(CancellationToken ct)
     {
         var o = _host.Options;
-        var nsPid = NamespacePid() ?? throw new InvalidOperationException("the sandbox's namespace process was not found");
+        var nsPid = AgentPid ?? throw new InvalidOperationException("the sandbox's namespace process was not found");
         var slirp = new ProcessStartInfo(o.Slirp4netnsPath) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         // By path, not by pid: given a pid, slirp4netns also joins the process's user namespace, which here is
         // bubblewrap's inner one (a child of the namespace that owns the network), and then may not enter the network.
@@ -260,10 +264,12 @@ public sealed class SandboxProcess
             // and is reaped by us. Closing the agent's input first lets it end on its own.
             try { cgroups.Thaw(Name); } // a frozen process cannot die
             catch (IOException) { }
+            // Pids are only signalled while they are members of this sandbox's cgroup: bubblewrap's pid is free for
+            // reuse the moment it is reaped, which can be before its Exited event has run.
             await Agent.DisposeAsync();
-            if (!_exit.IsCompleted && NamespacePid() is { } init) Browsers.Signals.Kill(init);
+            if (!_exit.IsCompleted && AgentPid is { } agent) Browsers.Signals.KillIfInCgroup(agent, Name);
             try { await _exit.WaitAsync(TimeSpan.FromSeconds(5)); }
-            catch (TimeoutException) { Browsers.Signals.Kill(Pid); }
+            catch (TimeoutException) { Browsers.Signals.KillIfInCgroup(Pid, Name); }
             // Whatever is left in the cgroup (nothing, normally) goes too.
             await cgroups.KillAllAsync(Name, TimeSpan.FromSeconds(10));
             await _exit.WaitAsync(TimeSpan.FromSeconds(10));

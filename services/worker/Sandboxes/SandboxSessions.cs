@@ -12,6 +12,8 @@ public sealed class SandboxSessions(
 {
     // Lazy: a redelivered start racing the first shares one start.
     private readonly ConcurrentDictionary<Guid, Lazy<Task<SandboxSession>>> _sessions = new();
+    // Data-plane requests that arrived before the box's StartBox did (the API forwards as soon as the box is placed).
+    private readonly ConcurrentDictionary<Guid, TaskCompletionSource<Task<SandboxSession>>> _awaited = new();
     private volatile bool _shuttingDown;
 
     /// <summary>Called with (box id, reason) when a sandbox ends without being asked to; it is already cleaned up.</summary>
@@ -27,6 +29,7 @@ public sealed class SandboxSessions(
     {
         if (_shuttingDown) throw new InvalidOperationException("the worker is shutting down");
         var entry = _sessions.GetOrAdd(boxId, id => new Lazy<Task<SandboxSession>>(() => StartNewAsync(id, organizationId, spec)));
+        if (_awaited.TryGetValue(boxId, out var waiting)) waiting.TrySetResult(entry.Value);
         try
         {
             return await entry.Value.WaitAsync(ct);
@@ -81,6 +84,31 @@ public sealed class SandboxSessions(
         {
             try { await report(boxId, reason); }
             catch (Exception ex) { logger.LogError(ex, "Could not report the crash of box {BoxId}", boxId); }
+        }
+    }
+
+    /// <summary>
+    /// The box's sandbox once it has started here, waiting up to <paramref name="wait"/> for its StartBox to arrive
+    /// and the start to finish; null when it does not come. Throws what the start threw when it failed.
+    /// </summary>
+    public async Task<SandboxSession?> WaitForStartAsync(Guid boxId, TimeSpan wait, CancellationToken ct)
+    {
+        if (_sessions.TryGetValue(boxId, out var entry)) return await entry.Value.WaitAsync(wait, ct);
+        var announced = _awaited.GetOrAdd(boxId, _ => new TaskCompletionSource<Task<SandboxSession>>(TaskCreationOptions.RunContinuationsAsynchronously));
+        try
+        {
+            // The start may have landed between the first look and registering.
+            if (_sessions.TryGetValue(boxId, out entry)) return await entry.Value.WaitAsync(wait, ct);
+            var start = await announced.Task.WaitAsync(wait, ct);
+            return await start.WaitAsync(wait, ct);
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+        finally
+        {
+            _awaited.TryRemove(new(boxId, announced));
         }
     }
 
