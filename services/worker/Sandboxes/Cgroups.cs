@@ -183,7 +183,27 @@ public abstract class Cgroups
                 var subtree = Path.Combine(level, "cgroup.subtree_control");
                 var enabled = File.ReadAllText(subtree);
                 foreach (var c in new[] { "memory", "cpu", "pids" })
-                    if (!enabled.Split(' ', StringSplitOptions.TrimEntries).Contains(c)) Write(subtree, "+" + c);
+                {
+                    if (enabled.Split(' ', StringSplitOptions.TrimEntries).Contains(c)) continue;
+                    try
+                    {
+                        Write(subtree, "+" + c);
+                    }
+                    catch (IOException) when (level == root)
+                    {
+                        // v2's "no internal processes" rule: a cgroup that holds processes cannot hand controllers to
+                        // its children. That is the case at the root of a container's cgroup namespace, where the
+                        // worker itself lives: move its processes into a leaf of their own, then delegate.
+                        var leaf = Path.Combine(root, "boxes-worker");
+                        Directory.CreateDirectory(leaf);
+                        foreach (var pid in ReadPids(Path.Combine(root, "cgroup.procs")))
+                        {
+                            try { Write(Path.Combine(leaf, "cgroup.procs"), pid.ToString(CultureInfo.InvariantCulture)); }
+                            catch (IOException) { } // a kernel thread, or gone
+                        }
+                        Write(subtree, "+" + c);
+                    }
+                }
             }
             Directory.CreateDirectory(Dir(name));
             Write(Path.Combine(Dir(name), "memory.max"), limits.MemoryBytes.ToString(CultureInfo.InvariantCulture));
