@@ -192,8 +192,10 @@ public sealed class SandboxTests
         await ws.SendAsync("""{"type":"resize","cols":132,"rows":43}"""u8.ToArray(), WebSocketMessageType.Text, true, CancellationToken.None);
         await Send("stty size\r");
         await Seen("43 132");
-        await Send("echo started; sleep 1000\r");
-        await Seen("started\r\n");
+        await Send("sleep 1000\r");
+        // Ctrl-C once sleep really runs in the foreground, not while the shell is still reading the line.
+        await Eventually.Until(async () => (await Sh(http, id, "for p in /proc/[0-9]*; do cat $p/comm 2>/dev/null; done")).Split('\n').Contains("sleep"),
+            TimeSpan.FromSeconds(15), "sleep to run");
         await Send("\u0003");
         await Send("echo status=$?\r");
         await Seen("status=130");

@@ -92,7 +92,17 @@ public sealed class SandboxSessionTests(ITestOutputHelper output) : SandboxTestB
                 lock (screen) screen.Append(Encoding.UTF8.GetString(data));
         });
         async Task Type(string keys) => await shell.WriteInputAsync(Encoding.UTF8.GetBytes(keys), CancellationToken.None);
-        Task Seen(string text) => Eventually.Until(() => { lock (screen) return screen.ToString().Contains(text, StringComparison.Ordinal); }, Deadline, $"'{text}' on the terminal");
+        async Task Seen(string text)
+        {
+            try
+            {
+                await Eventually.Until(() => { lock (screen) return screen.ToString().Contains(text, StringComparison.Ordinal); }, Deadline, $"'{text}' on the terminal");
+            }
+            catch (TimeoutException ex)
+            {
+                lock (screen) throw new TimeoutException($"{ex.Message}; the terminal shows: {screen}", ex);
+            }
+        }
 
         await Type("tty; stty size\r");
         await Seen("/dev/pts/");
@@ -100,8 +110,10 @@ public sealed class SandboxSessionTests(ITestOutputHelper output) : SandboxTestB
         await shell.ResizeAsync(132, 43, CancellationToken.None);
         await Type("stty size\r");
         await Seen("43 132");
-        await Type("echo started; sleep 1000; echo slept\r");
-        await Seen("started\r\n");
+        await Type("sleep 1000; echo slept\r");
+        // Ctrl-C once sleep really runs in the foreground, not while the shell is still reading the line.
+        await Eventually.Until(async () => (await Sh(s, "for p in /proc/[0-9]*; do cat $p/comm 2>/dev/null; done")).Stdout.Split('\n').Contains("sleep"),
+            Deadline, "sleep to run");
         await Type("\u0003"); // Ctrl-C
         await Type("echo after-interrupt $?\r");
         await Seen("after-interrupt 130");
