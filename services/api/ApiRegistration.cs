@@ -6,6 +6,7 @@ using Boxes.Api.Lifecycle;
 using Boxes.Api.Projections;
 using Boxes.Api.Proxy;
 using Boxes.Api.Sandboxes;
+using Boxes.Api.Webhooks;
 using Boxes.Clients;
 using Boxes.EventStore;
 using Boxes.ServiceDefaults;
@@ -16,10 +17,10 @@ namespace Boxes.Api;
 
 public static class ApiRegistration
 {
-    /// <summary>Keys, boxes, the proxies (CDP, terminal), the sandbox data plane, the list projection, readiness, and the event relay.</summary>
+    /// <summary>Keys, boxes, the proxies (CDP, terminal), the sandbox data plane, the webhooks service's client, the list projection, readiness, and the event relay.</summary>
     public static IHostApplicationBuilder AddApi(this IHostApplicationBuilder builder)
     {
-        // The API calls the workers' data plane and the artifacts store: without the shared key it could do neither,
+        // The API calls the workers' data plane, the artifacts store and the webhooks service: without the shared key it could call none,
         // so it refuses to start rather than fail on the first exec.
         InternalApi.Key(builder.Configuration);
         builder.Services.Configure<ApiOptions>(builder.Configuration.GetSection("Boxes"));
@@ -42,6 +43,7 @@ public static class ApiRegistration
         builder.Services.AddHttpClient<WorkerDataPlane>((sp, http) => WorkerDataPlane.Configure(http, sp.GetRequiredService<IConfiguration>()))
             .ConfigurePrimaryHttpMessageHandler(WorkerDataPlane.CreateHandler);
         builder.Services.AddArtifactsClient(builder.Configuration);
+        builder.Services.AddWebhooksClient(builder.Configuration);
         builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o => o.Limits.MaxRequestBodySize = 8 * 1024 * 1024);
 
         builder.AddBoxesBus(x =>

@@ -7,6 +7,7 @@ using Boxes.Api.Cdp;
 using Boxes.Api.Errors;
 using Boxes.Api.Health;
 using Boxes.Api.Sandboxes;
+using Boxes.Api.Webhooks;
 using Boxes.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -25,6 +26,7 @@ app.MapCdpProxy();
 app.MapSandboxEndpoints();
 app.MapTerminalProxy();
 app.MapArtifactContent();
+app.MapWebhookEndpoints();
 app.Run();
 
 public partial class Program;
