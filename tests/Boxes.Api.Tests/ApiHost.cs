@@ -46,6 +46,8 @@ public class ApiHost : IAsyncLifetime
     public ManualClock Clock { get; } = new();
     /// <summary>The artifacts service this API talks to (Artifacts:Address).</summary>
     public FakeArtifacts Artifacts { get; private set; } = null!;
+    /// <summary>The webhooks service this API talks to (Webhooks:Address), never the platform's own on 8084.</summary>
+    public FakeWebhooks Webhooks { get; private set; } = null!;
     public EventStore.EventStore Store => Factory.Services.GetRequiredService<EventStore.EventStore>();
     /// <summary>Boxes:PublicUrl: where the URLs the API hands out (cdpUrl, terminalUrl, download links) point.</summary>
     public string PublicUrl { get; private set; } = "http://localhost";
@@ -55,6 +57,7 @@ public class ApiHost : IAsyncLifetime
         Database = await PostgresDatabase.CreateAsync("api_test");
         Broker = await RabbitMqVirtualHost.CreateAsync();
         Artifacts = await FakeArtifacts.StartAsync(InternalKey);
+        Webhooks = await FakeWebhooks.StartAsync(InternalKey);
         var port = _overKestrel ? FreeLoopbackPort() : 0;
         if (_overKestrel) PublicUrl = $"http://127.0.0.1:{port}";
         Factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
@@ -67,6 +70,7 @@ public class ApiHost : IAsyncLifetime
             web.UseSetting("Boxes:InternalKey", InternalKey);
             web.UseSetting("Boxes:SandboxStartWait", SandboxStartWait.ToString());
             web.UseSetting("Artifacts:Address", Artifacts.Address);
+            web.UseSetting("Webhooks:Address", Webhooks.Address);
             web.ConfigureServices(s => s.Replace(ServiceDescriptor.Singleton<TimeProvider>(Clock)));
             if (_overKestrel) web.UseUrls(PublicUrl);
         });
@@ -83,7 +87,7 @@ public class ApiHost : IAsyncLifetime
     }
 
     /// <summary>A port free right now, so that Boxes:PublicUrl can name the address before the server binds it.</summary>
-    private static int FreeLoopbackPort()
+    public static int FreeLoopbackPort()
     {
         var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         probe.Start();
@@ -96,6 +100,7 @@ public class ApiHost : IAsyncLifetime
     {
         await Factory.DisposeAsync();
         await Artifacts.DisposeAsync();
+        await Webhooks.DisposeAsync();
         await Broker.DisposeAsync();
         await Database.DisposeAsync();
     }
