@@ -11,8 +11,8 @@ public sealed class SchedulerOptions
     public TimeSpan StopTimeout { get; set; } = TimeSpan.FromSeconds(20);
     /// <summary>How often a box that found no room looks again.</summary>
     public TimeSpan PlacementRetryInterval { get; set; } = TimeSpan.FromSeconds(1);
-    /// <summary>How often the ready-timeout sweep runs: a box fails at most this much after its ready timeout.</summary>
-    public TimeSpan ReadyTimeoutSweepInterval { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>How often the deadline sweep runs (ready timeout, max duration, stop timeout): a deadline fires at most this late.</summary>
+    public TimeSpan DeadlineSweepInterval { get; set; } = TimeSpan.FromSeconds(1);
     /// <summary>How often the lost-worker sweep runs.</summary>
     public TimeSpan LostWorkerSweepInterval { get; set; } = TimeSpan.FromSeconds(2);
 }

@@ -52,9 +52,9 @@ public static class SchedulerRegistration
             q.AddJob<LostWorkerSweepJob>(j => j.WithIdentity(LostWorkerSweepJob.Key).StoreDurably());
             q.AddTrigger(t => t.ForJob(LostWorkerSweepJob.Key).WithIdentity("lost-worker-sweep", "scheduler")
                 .WithSimpleSchedule(s => s.WithInterval(options.LostWorkerSweepInterval).RepeatForever()));
-            q.AddJob<ReadyTimeoutSweepJob>(j => j.WithIdentity(ReadyTimeoutSweepJob.Key).StoreDurably());
-            q.AddTrigger(t => t.ForJob(ReadyTimeoutSweepJob.Key).WithIdentity("ready-timeout-sweep", "scheduler")
-                .WithSimpleSchedule(s => s.WithInterval(options.ReadyTimeoutSweepInterval).RepeatForever()));
+            q.AddJob<BoxDeadlineSweepJob>(j => j.WithIdentity(BoxDeadlineSweepJob.Key).StoreDurably());
+            q.AddTrigger(t => t.ForJob(BoxDeadlineSweepJob.Key).WithIdentity("box-deadline-sweep", "scheduler")
+                .WithSimpleSchedule(s => s.WithInterval(options.DeadlineSweepInterval).RepeatForever()));
         });
         builder.Services.AddQuartzHostedService(o => o.WaitForJobsToComplete = false);
         return builder;

@@ -23,7 +23,8 @@ public sealed class SchedulerUnitOfWork(
     public async Task<BoxState?> LoadForUpdateAsync(Guid boxId, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand("""
-            SELECT current_state, version, organization_id, kind, spec::text, worker_id, endpoint, end_reason, created_at, timers
+            SELECT current_state, version, organization_id, kind, spec::text, worker_id, endpoint, end_reason, created_at, timers,
+                   expires_at, ending_since
             FROM scheduler.box_sagas WHERE correlation_id = $1 FOR UPDATE
             """, connection, transaction);
         cmd.Parameters.Add(new() { Value = boxId });
@@ -42,6 +43,8 @@ public sealed class SchedulerUnitOfWork(
             EndReason = r.IsDBNull(7) ? null : r.GetString(7),
             CreatedAt = r.GetFieldValue<DateTimeOffset>(8),
             ScheduledTimers = new HashSet<string>(r.GetFieldValue<string[]>(9), StringComparer.Ordinal),
+            ExpiresAt = r.IsDBNull(10) ? null : r.GetFieldValue<DateTimeOffset>(10),
+            EndingSince = r.IsDBNull(11) ? null : r.GetFieldValue<DateTimeOffset>(11),
         }.MarkLoaded();
     }
 
@@ -73,15 +76,15 @@ public sealed class SchedulerUnitOfWork(
         var sql = isNew
             ? """
               INSERT INTO scheduler.box_sagas (correlation_id, current_state, version, organization_id, kind, spec, slots, dedicated,
-                                               worker_id, endpoint, end_reason, created_at, updated_at, timers)
-              VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), $13)
+                                               worker_id, endpoint, end_reason, created_at, updated_at, timers, expires_at, ending_since)
+              VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), $13, $14, $15)
               """
             // Optimistic concurrency: 0 rows means someone else moved this saga since we read it. (The stream
             // lock and FOR UPDATE already serialise handlers of one box; this is the backstop that turns a
             // lost update into a retried message instead of silent corruption.)
             : """
               UPDATE scheduler.box_sagas SET current_state = $2, version = version + 1, worker_id = $8, endpoint = $9,
-                                             end_reason = $10, updated_at = now(), timers = $13
+                                             end_reason = $10, updated_at = now(), timers = $13, expires_at = $14, ending_since = $15
               WHERE correlation_id = $1 AND version = $12
               """;
         await using (var cmd = new NpgsqlCommand(sql, connection, transaction))
@@ -99,6 +102,8 @@ public sealed class SchedulerUnitOfWork(
             cmd.Parameters.Add(new() { Value = saga.CreatedAt });
             cmd.Parameters.Add(new() { Value = saga.Version });
             cmd.Parameters.Add(new() { Value = saga.ScheduledTimers.Order(StringComparer.Ordinal).ToArray() });
+            cmd.Parameters.Add(new() { Value = (object?)saga.ExpiresAt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+            cmd.Parameters.Add(new() { Value = (object?)saga.EndingSince ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
             if (await cmd.ExecuteNonQueryAsync(ct) != 1)
                 throw new MassTransit.ConcurrencyException($"Box saga {saga.CorrelationId} changed since version {saga.Version} was read",
                     typeof(BoxState), saga.CorrelationId);

@@ -21,6 +21,10 @@ public sealed class BoxState : SagaStateMachineInstance
     public string? Endpoint { get; set; }
     public string? EndReason { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>When a ready box reaches its max duration (checked by the deadline sweep).</summary>
+    public DateTimeOffset? ExpiresAt { get; set; }
+    /// <summary>When the box began ending (the deadline sweep gives its worker StopTimeout to confirm).</summary>
+    public DateTimeOffset? EndingSince { get; set; }
     /// <summary>Timers scheduled in Quartz for this box (persisted), so cancelling skips the ones that were never set.</summary>
     public HashSet<string> ScheduledTimers { get; set; } = new(StringComparer.Ordinal);
 
@@ -31,17 +35,17 @@ public sealed class BoxState : SagaStateMachineInstance
     /// <summary>The message being handled, whose id seeds the ids of the events it causes.</summary>
     public Guid CausationId { get; set; }
 
-    private (string State, string? WorkerId, string? Endpoint, string? EndReason)? _loaded;
+    private (string State, string? WorkerId, string? Endpoint, string? EndReason, DateTimeOffset? ExpiresAt, DateTimeOffset? EndingSince)? _loaded;
 
     /// <summary>Remembers the state as read from the row, so that a message that changed nothing writes nothing.</summary>
     public BoxState MarkLoaded()
     {
-        _loaded = (CurrentState, WorkerId, Endpoint, EndReason);
+        _loaded = (CurrentState, WorkerId, Endpoint, EndReason, ExpiresAt, EndingSince);
         return this;
     }
 
     public bool IsUnchangedSinceLoad =>
-        _loaded == (CurrentState, WorkerId, Endpoint, EndReason)
+        _loaded == (CurrentState, WorkerId, Endpoint, EndReason, ExpiresAt, EndingSince)
         && PendingEvents.Count == 0 && PendingTimers.Count == 0 && PendingCommands.Count == 0;
 
     public void Append(object @event) => PendingEvents.Add(@event);

@@ -59,7 +59,7 @@ public sealed class BoxStateMachine : MassTransitStateMachine<BoxState>
                     s.Spec = ctx.Message.Spec;
                     s.CreatedAt = ctx.Message.Timestamp;
                     s.Append(new BoxScheduling(s.CorrelationId, Now));
-                    // The ready timeout is ReadyTimeoutSweepJob's: no per-box timer on the way to ready.
+                    // The ready timeout is a deadline BoxDeadlineSweepJob checks: no per-box timer on the way to ready.
                 })
                 .ThenAsync(ctx => TryPlace(ctx, o))
                 .IfElse(ctx => ctx.Saga.WorkerId is not null,
@@ -87,7 +87,8 @@ public sealed class BoxStateMachine : MassTransitStateMachine<BoxState>
                     var s = ctx.Saga;
                     s.Endpoint = ctx.Message.Endpoint;
                     s.Append(new BoxReady(s.CorrelationId, ctx.Message.WorkerId, ctx.Message.Endpoint, Now));
-                    if (s.Spec.MaxDurationMs > 0) s.ScheduleTimer(BoxTimers.MaxDuration, Now.AddMilliseconds(s.Spec.MaxDurationMs));
+                    // The deadline sweep ends it then (no per-box Quartz job on the way to ready).
+                    if (s.Spec.MaxDurationMs > 0) s.ExpiresAt = Now.AddMilliseconds(s.Spec.MaxDurationMs);
                 })
                 .TransitionTo(Ready),
             When(StartFailed)
@@ -98,16 +99,16 @@ public sealed class BoxStateMachine : MassTransitStateMachine<BoxState>
                 .Then(ctx => Fail(ctx.Saga, "SCHEDULING_FAILED",
                     $"{EndReasons.SchedulingTimeout}: worker {ctx.Saga.WorkerId} did not start the box within {o.ReadyTimeout.TotalSeconds:0.#} s"))
                 .Finalize(),
-            When(StopRequested).Then(ctx => BeginEnding(ctx.Saga, EndReasons.ClosedByOwner, o)).TransitionTo(Ending),
+            When(StopRequested).Then(ctx => BeginEnding(ctx.Saga, EndReasons.ClosedByOwner)).TransitionTo(Ending),
             When(Crashed).Then(ctx => Fail(ctx.Saga, "BOX_CRASHED", $"{EndReasons.ProcessCrashed}: {ctx.Message.Reason}")).Finalize(),
             When(WorkerLost, ctx => ctx.Message.WorkerId == ctx.Saga.WorkerId)
                 .Then(ctx => Fail(ctx.Saga, "WORKER_LOST", $"{EndReasons.WorkerLost}: worker {ctx.Message.WorkerId} stopped heartbeating")).Finalize());
 
         During(Ready,
-            When(StopRequested).Then(ctx => BeginEnding(ctx.Saga, EndReasons.ClosedByOwner, o)).TransitionTo(Ending),
+            When(StopRequested).Then(ctx => BeginEnding(ctx.Saga, EndReasons.ClosedByOwner)).TransitionTo(Ending),
             When(MaxDurationElapsed)
                 .Then(ctx => ctx.Saga.TimerFired(BoxTimers.MaxDuration))
-                .Then(ctx => BeginEnding(ctx.Saga, EndReasons.MaxDurationReached, o)).TransitionTo(Ending),
+                .Then(ctx => BeginEnding(ctx.Saga, EndReasons.MaxDurationReached)).TransitionTo(Ending),
             When(Crashed).Then(ctx => Fail(ctx.Saga, "BOX_CRASHED", $"{EndReasons.ProcessCrashed}: {ctx.Message.Reason}")).Finalize(),
             When(WorkerLost, ctx => ctx.Message.WorkerId == ctx.Saga.WorkerId)
                 .Then(ctx => Fail(ctx.Saga, "WORKER_LOST", $"{EndReasons.WorkerLost}: worker {ctx.Message.WorkerId} stopped heartbeating")).Finalize());
@@ -153,12 +154,12 @@ public sealed class BoxStateMachine : MassTransitStateMachine<BoxState>
         s.SendToWorker(worker, new StartBox(s.CorrelationId, s.OrganizationId, s.Kind, s.Spec, Now));
     }
 
-    private static void BeginEnding(BoxState s, string reason, SchedulerOptions o)
+    private static void BeginEnding(BoxState s, string reason)
     {
         s.EndReason = reason;
         s.Append(new BoxEnding(s.CorrelationId, reason, Now));
         CancelAllTimers(s);
-        s.ScheduleTimer(BoxTimers.StopTimeout, Now + o.StopTimeout);
+        s.EndingSince = Now; // the deadline sweep gives the worker StopTimeout to confirm
         if (s.WorkerId is { } worker) s.SendToWorker(worker, new StopBox(s.CorrelationId, reason, Now));
     }
 

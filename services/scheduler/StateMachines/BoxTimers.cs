@@ -1,9 +1,12 @@
 namespace Boxes.Scheduler.StateMachines;
 
-/// <summary>The timers a box can have pending; each is a Quartz job keyed by timer and box id.</summary>
+/// <summary>
+/// A box's timers. Only the placement retry is a Quartz job of its own (keyed by timer and box id); the ready
+/// timeout, max duration and stop timeout are deadlines in the saga row that BoxDeadlineSweepJob checks. The
+/// names also seed the sweep's message ids, and jobs of every name stored by earlier versions still fire.
+/// </summary>
 public static class BoxTimers
 {
-    /// <summary>Not a per-box Quartz job any more (see ReadyTimeoutSweepJob); kept so that jobs stored by earlier versions still fire.</summary>
     public const string ReadyTimeout = "ready-timeout";
     public const string MaxDuration = "max-duration";
     public const string StopTimeout = "stop-timeout";
