@@ -5,11 +5,13 @@ using System.Text.Json.Nodes;
 using Boxes.Testing;
 
 // Measures the hot paths against the running platform (scripts/up.sh; reads .run/env).
-//   dotnet run --project bench/Boxes.Bench -c Release -- [browsers|sandboxes|all] [count]
+//   dotnet run --project bench/Boxes.Bench -c Release -- [browsers|sandboxes|webhooks|all] [count]
 // Browsers: create→ready and the full lifecycle (create → CDP connect → open a page → close) p50/p95, and the same
 // page open/close against an already-running Chromium as the floor to compare with.
 // Sandboxes: create→first exec p50/p95 (sequential), exec round trip p50/p95 in one sandbox, and a burst of 50
 // sandboxes created at once (each answering its first exec).
+// Webhooks: event → delivered p50/p95 at a loopback receiver (sandbox create → its sandbox.ready; test route → webhook.test)
+// and deliveries per second to 10 endpoints (WebhooksBench; needs BOXES_ADMIN_KEY for an organisation of its own).
 
 var env = LoadEnv();
 var apiUrl = env.GetValueOrDefault("BOXES_API_URL") ?? "http://127.0.0.1:8080";
@@ -23,6 +25,9 @@ var workerUrl = Environment.GetEnvironmentVariable("BOXES_WORKER_URL") ?? "http:
 
 if (what is "browsers" or "all") await BenchBrowsers(count ?? 20);
 if (what is "sandboxes" or "all") await BenchSandboxes(count ?? 50);
+if (what is "webhooks" or "all")
+    await new WebhooksBench(new Uri(apiUrl), apiKey, env.GetValueOrDefault("BOXES_ADMIN_KEY"),
+        () => WaitForFullPool(workerUrl, SandboxPoolFull)).RunAsync(count ?? 20);
 
 async Task BenchBrowsers(int sessions)
 {
@@ -50,7 +55,7 @@ async Task BenchBrowsers(int sessions)
 
 async Task BenchSandboxes(int sandboxes)
 {
-    var full = (JsonObject p) => p["sandboxes"]!["idle"]!.GetValue<int>() >= p["sandboxes"]!["size"]!.GetValue<int>();
+    var full = SandboxPoolFull;
     var pool = await WaitForFullPool(workerUrl, full);
     Console.WriteLine($"worker pool: {pool["sandboxes"]!["size"]} started sandboxes (Sandbox__PoolSize)");
     await http.DeleteAsync($"/v1/sandboxes/{(await CreateAndExec()).Id}"); // warm-up
@@ -154,6 +159,8 @@ async Task<(double Ready, double Total)> Lifecycle(Dictionary<string, List<doubl
     return (ready, sw.Elapsed.TotalMilliseconds);
 }
 
+static bool SandboxPoolFull(JsonObject pool) => pool["sandboxes"]!["idle"]!.GetValue<int>() >= pool["sandboxes"]!["size"]!.GetValue<int>();
+
 // Measures the warm path: starts only once the worker's pool of pre-launched browsers is full.
 static async Task<JsonObject> WaitForFullPool(string workerUrl, Func<JsonObject, bool> full)
 {
@@ -199,17 +206,9 @@ static async Task<List<double>> AgainstRunningChromium(int n)
     }
 }
 
-static void Report(string what, List<double> ms) =>
-    Console.WriteLine($"{what}: p50 {Percentile(ms, 50):0.0} ms, p95 {Percentile(ms, 95):0.0} ms, min {ms.Min():0.0}, max {ms.Max():0.0}");
+static void Report(string what, List<double> ms) => Stats.Report(what, ms);
 
-static double Percentile(List<double> values, double p)
-{
-    var sorted = values.Order().ToArray();
-    var rank = p / 100 * (sorted.Length - 1);
-    var lo = (int)Math.Floor(rank);
-    var hi = (int)Math.Ceiling(rank);
-    return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo);
-}
+static double Percentile(List<double> values, double p) => Stats.Percentile(values, p);
 
 static Dictionary<string, string> LoadEnv()
 {
@@ -220,7 +219,7 @@ static Dictionary<string, string> LoadEnv()
     if (file is not null && File.Exists(file))
         foreach (var line in File.ReadAllLines(file))
             if (line.Split('=', 2) is [var k, var v]) result[k.Trim()] = v.Trim();
-    foreach (var k in new[] { "BOXES_API_URL", "BOXES_API_KEY" })
+    foreach (var k in new[] { "BOXES_API_URL", "BOXES_API_KEY", "BOXES_ADMIN_KEY" })
         if (Environment.GetEnvironmentVariable(k) is { Length: > 0 } v) result[k] = v;
     return result;
 }
