@@ -37,8 +37,13 @@ internal sealed class WebhooksBench(Uri apiUrl, string apiKey, string? adminKey,
         using var http = await OrganizationAsync();
         try
         {
-            await LatencyAsync(http, samples);
-            await ThroughputAsync(http);
+            // The test route first: it needs no worker, so its figures come even where boxes cannot start.
+            var (receiver, webhook) = await LatencyReceiverAsync(http);
+            await TestLatencyAsync(http, receiver, webhook, samples);
+            var fleet = await FleetAsync(http);
+            await TestThroughputAsync(http, fleet);
+            await SandboxLatencyAsync(http, receiver, samples);
+            await SandboxThroughputAsync(http, fleet);
         }
         finally
         {
@@ -47,19 +52,24 @@ internal sealed class WebhooksBench(Uri apiUrl, string apiKey, string? adminKey,
         }
     }
 
-    private async Task LatencyAsync(HttpClient http, int samples)
+    /// <summary>One endpoint subscribed to sandbox.ready (test events come whatever the subscription).</summary>
+    private async Task<(WebhookReceiver Receiver, string Webhook)> LatencyReceiverAsync(HttpClient http)
     {
         var receiver = await ReceiverAsync(http, "sandbox.ready");
-        var webhook = _webhooks[^1].Id;
+        return (receiver, _webhooks[^1].Id);
+    }
 
-        // Warm-up: JIT and connection pools on every hop, the receiver's included.
-        await TestToDeliveredAsync(http, receiver, webhook);
-        await CreateToReadyDeliveredAsync(http, receiver);
-
+    private async Task TestLatencyAsync(HttpClient http, WebhookReceiver receiver, string webhook, int samples)
+    {
+        await TestToDeliveredAsync(http, receiver, webhook); // warm-up: JIT and connection pools on every hop, the receiver's included
         var fromTest = new List<double>();
         for (var i = 0; i < samples; i++) fromTest.Add(await TestToDeliveredAsync(http, receiver, webhook));
         Stats.Report($"webhooks: test route call → webhook.test delivered ({samples}, one at a time)", fromTest);
+    }
 
+    private async Task SandboxLatencyAsync(HttpClient http, WebhookReceiver receiver, int samples)
+    {
+        await CreateToReadyDeliveredAsync(http, receiver); // warm-up
         var fromCreate = new List<double>();
         var fromReady = new List<double>();
         for (var i = 0; i < samples; i++)
@@ -94,17 +104,18 @@ internal sealed class WebhooksBench(Uri apiUrl, string apiKey, string? adminKey,
         return (Stopwatch.GetElapsedTime(start, arrived.ArrivedAt).TotalMilliseconds, (WallClock(arrived.ArrivedAt) - readyAt).TotalMilliseconds);
     }
 
-    private async Task ThroughputAsync(HttpClient http)
+    /// <summary>The 10 endpoints of the throughput runs, each with its own receiver.</summary>
+    private async Task<List<WebhookReceiver>> FleetAsync(HttpClient http)
     {
         var fleet = new List<WebhookReceiver>();
-        var ids = new List<string>();
-        for (var i = 0; i < Endpoints; i++)
-        {
-            fleet.Add(await ReceiverAsync(http, Subscription));
-            ids.Add(_webhooks[^1].Id);
-        }
+        for (var i = 0; i < Endpoints; i++) fleet.Add(await ReceiverAsync(http, Subscription));
+        return fleet;
+    }
 
-        // Test events: nothing but the delivery path (fan-in through the API, the service's queue, signing, HTTP).
+    /// <summary>Test events: nothing but the delivery path (fan-in through the API, the service's queue, signing, HTTP).</summary>
+    private async Task TestThroughputAsync(HttpClient http, List<WebhookReceiver> fleet)
+    {
+        var ids = _webhooks[^Endpoints..].Select(w => w.Id).ToList();
         var tests = Endpoints * TestsPerEndpoint;
         var start = Stopwatch.GetTimestamp();
         using (var gate = new SemaphoreSlim(FireConcurrency))
@@ -119,12 +130,16 @@ internal sealed class WebhooksBench(Uri apiUrl, string apiKey, string? adminKey,
         var fired = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         var delivered = await AllArrivedAsync(fleet, d => d.Type == "webhook.test", TestsPerEndpoint, "webhook.test");
         var seconds = Stopwatch.GetElapsedTime(start, delivered.Max(d => d.ArrivedAt)).TotalSeconds;
-        Console.WriteLine($"webhooks: {tests} webhook.test events to {Endpoints} endpoints (fired in {fired:0} ms, {FireConcurrency} calls in flight): " +
-                          $"all delivered after {seconds * 1000:0} ms, {tests / seconds:0} deliveries/s");
+        // Deliveries cannot outrun the calls that make them: the drain after the last call says whether the service kept up.
+        Console.WriteLine($"webhooks: {tests} webhook.test events to {Endpoints} endpoints ({FireConcurrency} test calls in flight, all answered after {fired:0} ms): " +
+                          $"all delivered after {seconds * 1000:0} ms ({seconds * 1000 - fired:0} ms after the last call), {tests / seconds:0} deliveries/s");
+    }
 
-        // Lifecycle events: sandboxes created at once, each closed once it answered; every event fans out to all 10 endpoints.
+    /// <summary>Lifecycle events: sandboxes created at once, each closed once it answered; every event fans out to all 10 endpoints.</summary>
+    private async Task SandboxThroughputAsync(HttpClient http, List<WebhookReceiver> fleet)
+    {
         await settle();
-        start = Stopwatch.GetTimestamp();
+        var start = Stopwatch.GetTimestamp();
         var sandboxes = await Task.WhenAll(Enumerable.Range(0, BurstSandboxes).Select(async _ =>
         {
             var id = await CreateSandboxAsync(http);
@@ -132,8 +147,8 @@ internal sealed class WebhooksBench(Uri apiUrl, string apiKey, string? adminKey,
             return id;
         }));
         var boxes = sandboxes.ToHashSet();
-        delivered = await AllArrivedAsync(fleet, d => d.BoxId is { } box && boxes.Contains(box), BurstSandboxes * EventsPerSandbox, "sandbox events");
-        seconds = Stopwatch.GetElapsedTime(start, delivered.Max(d => d.ArrivedAt)).TotalSeconds;
+        var delivered = await AllArrivedAsync(fleet, d => d.BoxId is { } box && boxes.Contains(box), BurstSandboxes * EventsPerSandbox, "sandbox events");
+        var seconds = Stopwatch.GetElapsedTime(start, delivered.Max(d => d.ArrivedAt)).TotalSeconds;
         Console.WriteLine($"webhooks: {BurstSandboxes} sandboxes created and closed at once → {delivered.Count} deliveries ({EventsPerSandbox} events × " +
                           $"{Endpoints} endpoints each): all delivered after {seconds * 1000:0} ms, {delivered.Count / seconds:0} deliveries/s (bound by the boxes' own lifecycle)");
     }
