@@ -11,16 +11,22 @@ public sealed class ConsumedEvents
     public void Add(Guid id) => _ids.Enqueue(id);
 
     public int Count(Guid id) => _ids.Count(x => x == id);
+
+    public int Total => _ids.Count;
 }
 
-/// <summary>Registered in every service instance under test: counts each successful consume by message id.</summary>
-public sealed class CountingConsumeObserver(ConsumedEvents consumed) : IConsumeObserver
+/// <summary>
+/// Registered in every service instance under test: counts each successful consume by message id, in the
+/// fixture's shared count and in the instance's own.
+/// </summary>
+public sealed class CountingConsumeObserver(IEnumerable<ConsumedEvents> counts) : IConsumeObserver
 {
     public Task PreConsume<T>(ConsumeContext<T> context) where T : class => Task.CompletedTask;
 
     public Task PostConsume<T>(ConsumeContext<T> context) where T : class
     {
-        if (context.MessageId is { } id) consumed.Add(id);
+        if (context.MessageId is { } id)
+            foreach (var count in counts) count.Add(id);
         return Task.CompletedTask;
     }
 

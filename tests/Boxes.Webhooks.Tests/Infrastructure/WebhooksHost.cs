@@ -23,8 +23,11 @@ namespace Boxes.Webhooks.Tests.Infrastructure;
 public sealed record CreatedWebhook(Guid Id, string Secret, JsonNode Body);
 
 /// <summary>One running instance of the real webhooks service (in-process), reached over its internal routes.</summary>
-public sealed class WebhooksService(WebApplicationFactory<Program> factory) : IAsyncDisposable
+public sealed class WebhooksService(WebApplicationFactory<Program> factory, ConsumedEvents consumed) : IAsyncDisposable
 {
+    /// <summary>What this instance consumed (the fixture's <see cref="WebhooksHost.Consumed"/> counts every instance).</summary>
+    public ConsumedEvents Consumed => consumed;
+
     public WebApplicationFactory<Program> Factory => factory;
     public IServiceProvider Services => factory.Services;
 
@@ -110,6 +113,7 @@ public class WebhooksHost : IAsyncLifetime
             ["Logging:LogLevel:Default"] = "Warning",
         };
         Configure(settings);
+        var own = new ConsumedEvents();
         var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
             foreach (var (key, value) in settings) web.UseSetting(key, value);
@@ -118,11 +122,12 @@ public class WebhooksHost : IAsyncLifetime
                 s.Replace(ServiceDescriptor.Singleton<TimeProvider>(Clock));
                 s.Replace(ServiceDescriptor.Singleton<IHostResolver>(Resolver));
                 s.AddSingleton(Consumed);
+                s.AddSingleton(own);
                 s.AddConsumeObserver<CountingConsumeObserver>();
             });
         });
         _ = factory.Server; // start: migrations, the bus, the delivery loop
-        return new WebhooksService(factory);
+        return new WebhooksService(factory, own);
     }
 
     public HttpClient Client(string? key = InternalKey) => Service.Client(key);
