@@ -10,6 +10,8 @@ public static class HostNames
     {
         var h = host.Trim();
         if (h.StartsWith('[') && h.EndsWith(']')) h = h[1..^1];
+        // An IPv6 zone comes percent-encoded out of a URL (fe80::1%25eth0).
+        if (h.Contains('%', StringComparison.Ordinal)) h = Uri.UnescapeDataString(h);
         if (h.EndsWith('.') && h.Length > 1) h = h[..^1];
         return h.ToLowerInvariant();
     }
