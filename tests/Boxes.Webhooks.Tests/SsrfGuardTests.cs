@@ -85,9 +85,13 @@ public sealed class SsrfGuardTests
     [InlineData("http://100.64.0.1/")]
     [InlineData("http://10.0.0.1:8080/hook")]
     [InlineData("https://[fe80::1%25eth0]/")]
+    [InlineData("http://\\uFF11\\uFF12\\uFF17.\\uFF10.\\uFF10.\\uFF11/")]
+    [InlineData("http://127\\u30020\\u30020\\u30021/")]
     public async Task Urls_with_refused_addresses_in_any_spelling_are_refused(string url)
     {
-        Assert.Null(SsrfGuard.CheckUrlShape(url, out var uri));
+        // Refused by the shape check (a non-standard spelling) or else by the address the host is or resolves to.
+        url = System.Text.RegularExpressions.Regex.Unescape(url);
+        if (SsrfGuard.CheckUrlShape(url, out var uri) is not null) return;
         var decision = await new SsrfGuard(AllowList.Empty, new SwitchableResolver()).CheckHostAsync(uri!.IdnHost, CancellationToken.None);
         Assert.False(decision.Allowed, $"{url} was allowed");
     }
@@ -137,8 +141,7 @@ public sealed class SsrfGuardTests
         var guard = new SsrfGuard(new AllowList(["127.0.0.1/32", "internal.test", "fd12::/16"]), resolver);
 
         Assert.True((await guard.CheckHostAsync("127.0.0.1", CancellationToken.None)).Allowed);
-        Assert.True((await guard.CheckHostAsync("[::ffff:127.0.0.1]", CancellationToken.None)).Allowed);
-        Assert.True((await guard.CheckHostAsync("2130706433", CancellationToken.None)).Allowed);
+        Assert.False((await guard.CheckHostAsync("[::ffff:127.0.0.1]", CancellationToken.None)).Allowed);
         Assert.True((await guard.CheckHostAsync("INTERNAL.test.", CancellationToken.None)).Allowed);
         Assert.True((await guard.CheckHostAsync("[fd12::7]", CancellationToken.None)).Allowed);
         Assert.False((await guard.CheckHostAsync("127.0.0.2", CancellationToken.None)).Allowed);
@@ -146,6 +149,35 @@ public sealed class SsrfGuardTests
         Assert.False((await guard.CheckHostAsync("[fd13::7]", CancellationToken.None)).Allowed);
         Assert.False((await guard.CheckHostAsync("169.254.169.254", CancellationToken.None)).Allowed);
     }
+
+    [Theory]
+    [InlineData("http://2130706433/", "127.0.0.1")]
+    [InlineData("http://0x7f000001:8080/hook", "127.0.0.1")]
+    [InlineData("http://0177.0.0.1/", "127.0.0.1")]
+    [InlineData("http://127.1/", "127.0.0.1")]
+    [InlineData("http://0x7f.1/", "127.0.0.1")]
+    [InlineData("http://127.000.000.001/", "127.0.0.1")]
+    [InlineData("http://127.0.0.1./", "127.0.0.1")]
+    [InlineData("http://127\u30020\u30020\u30021/", "127.0.0.1")]
+    [InlineData("http://2852039166/", "169.254.169.254")]
+    [InlineData("http://0251.0376.0251.0376/", "169.254.169.254")]
+    [InlineData("http://0xa9fea9fe/", "169.254.169.254")]
+    public void A_non_standard_spelling_of_an_address_is_refused_whatever_the_allow_list_says(string url, string address)
+    {
+        var why = SsrfGuard.CheckUrlShape(System.Text.RegularExpressions.Regex.Unescape(url), out _);
+        Assert.NotNull(why);
+        Assert.Contains(address, why);
+    }
+
+    [Theory]
+    [InlineData("http://127.0.0.1:5000/hook")]
+    [InlineData("https://93.184.216.34/hook")]
+    [InlineData("http://[::1]:5000/")]
+    [InlineData("http://[0:0:0:0:0:0:0:1]/")]
+    [InlineData("https://hooks.example.com/x?y=1")]
+    [InlineData("HTTP://127.0.0.1/")]
+    public void Addresses_in_their_standard_form_and_names_pass_the_shape_check(string url) =>
+        Assert.Null(SsrfGuard.CheckUrlShape(url, out _));
 
     [Theory]
     [InlineData("10.0.0.0/33")]

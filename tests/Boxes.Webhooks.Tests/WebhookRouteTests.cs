@@ -66,6 +66,25 @@ public sealed class WebhookRouteTests(WebhooksHost host) : IClassFixture<Webhook
         Assert.Empty((await host.GetJson($"/internal/organizations/{org}/webhooks"))["items"]!.AsArray());
     }
 
+    [Theory]
+    [InlineData("2130706433")]
+    [InlineData("0x7f000001")]
+    [InlineData("0177.0.0.1")]
+    [InlineData("127.1")]
+    [InlineData("0x7f.1")]
+    [InlineData("[::ffff:127.0.0.1]")]
+    [InlineData("[::ffff:7f00:1]")]
+    public async Task Obfuscated_spellings_of_the_allow_listed_loopback_address_are_refused_naming_url(string spelling)
+    {
+        // This host's allow-list is 127.0.0.1/32: the dotted form is let through, these spellings of it are not.
+        var org = Guid.NewGuid();
+        await host.CreateWebhook(org, $"http://127.0.0.1:{host.Receiver.Port}/standard-form", "session.ready");
+        var res = await host.Client().PostAsJsonAsync($"/internal/organizations/{org}/webhooks",
+            new { url = $"http://{spelling}:{host.Receiver.Port}/obfuscated", eventTypes = new[] { "session.ready" } });
+        AssertError(HttpStatusCode.BadRequest, "VALIDATION_FAILED", await Read(res), "url:");
+        Assert.Single((await host.GetJson($"/internal/organizations/{org}/webhooks"))["items"]!.AsArray());
+    }
+
     [Fact]
     public async Task Every_known_event_type_can_be_subscribed_to()
     {

@@ -81,10 +81,6 @@ public static class AddressPolicy
         return null;
     }
 
-    /// <summary>An IPv4-mapped IPv6 address as the IPv4 address it stands for; any other address unchanged.</summary>
-    public static IPAddress Normalize(IPAddress address) =>
-        address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
-
     internal static bool InPrefix(uint value, uint network, int prefix) =>
         prefix == 0 || (value ^ network) >> (32 - prefix) == 0;
 

@@ -30,9 +30,13 @@ public sealed class AllowList
 
     public bool AllowsName(string host) => _names.Count > 0 && _names.Contains(HostNames.Normalize(host));
 
+    /// <summary>
+    /// True when a range contains the address, of the same family: an IPv4 range does not let the IPv4-mapped IPv6
+    /// form of its addresses through (::ffff:127.0.0.1 is an evasion, not how a receiver is addressed).
+    /// </summary>
     public bool Allows(IPAddress address)
     {
-        var a = AddressPolicy.Normalize(address);
+        var a = address;
         foreach (var (network, prefix) in _ranges)
         {
             if (network.AddressFamily != a.AddressFamily) continue;
@@ -52,7 +56,6 @@ public sealed class AllowList
         // Only the plain dotted-quad or IPv6 spelling here: an operator's "10" should not silently mean 0.0.0.10.
         if (!IPAddress.TryParse(addressPart, out var address)) return false;
         if (address.AddressFamily == AddressFamily.InterNetwork && addressPart.Count(c => c == '.') != 3) return false;
-        address = AddressPolicy.Normalize(address);
         var max = address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
         var prefix = max;
         if (slash >= 0 && (!int.TryParse(entry[(slash + 1)..], System.Globalization.CultureInfo.InvariantCulture, out prefix) || prefix < 0 || prefix > max))

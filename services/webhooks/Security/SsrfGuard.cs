@@ -33,8 +33,40 @@ public sealed class SsrfGuard(AllowList allowList, IHostResolver resolver)
         if (parsed.UserInfo.Length > 0) return "must not carry a user name or password";
         if (parsed.IdnHost.Length == 0) return "must name a host";
         if (parsed.Fragment.Length > 0) return "must not have a fragment (#...)";
+        if (NonStandardAddressSpelling(url, parsed) is { } spelling) return spelling;
         uri = parsed;
         return null;
+    }
+
+    /// <summary>
+    /// An address written any other way than its standard form (2130706433, 0x7f.1, 0177.0.0.1, 127.1, fullwidth digits,
+    /// a trailing dot) is how SSRF filters are evaded, and no genuine receiver is addressed so: it is refused outright,
+    /// even where the allow-list names the address it means (the development allow-list is for http://127.0.0.1:port).
+    /// System.Uri rewrites most of these into the dotted form, so the host is read from the text as written.
+    /// </summary>
+    private static string? NonStandardAddressSpelling(string url, Uri parsed)
+    {
+        if (!HostNames.TryParseAddress(parsed.IdnHost, out var address)) return null;
+        var written = RawHost(url);
+        if (written is null || written.StartsWith('[')) return null; // bracketed IPv6: its textual forms are all standard
+        return string.Equals(written, address.ToString(), StringComparison.OrdinalIgnoreCase)
+            ? null
+            : $"the host {written} is a non-standard spelling of the address {address}; write IP addresses in dotted decimal";
+    }
+
+    /// <summary>The host exactly as the URL's text writes it (between "//" and the port, path, query or fragment).</summary>
+    private static string? RawHost(string url)
+    {
+        var start = url.IndexOf("//", StringComparison.Ordinal);
+        if (start < 0) return null;
+        var authority = url[(start + 2)..];
+        var end = authority.IndexOfAny(['/', '\\', '?', '#']);
+        if (end >= 0) authority = authority[..end];
+        var at = authority.LastIndexOf('@');
+        if (at >= 0) authority = authority[(at + 1)..];
+        if (authority.StartsWith('[')) return authority;
+        var colon = authority.IndexOf(':', StringComparison.Ordinal);
+        return colon >= 0 ? authority[..colon] : authority;
     }
 
     /// <summary>Resolves <paramref name="host"/> (unless it is an address) and checks every address.</summary>
