@@ -24,8 +24,11 @@ public sealed class WebhooksOptions
     /// <summary>Each wait is moved by up to this fraction either way, so that retries of many deliveries spread out.</summary>
     public double Jitter { get; set; } = 0.1;
 
-    /// <summary>How long one attempt may take, connection and response headers included.</summary>
-    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(15);
+    /// <summary>
+    /// How long one attempt may take, connection and response headers included. (Not <c>Webhooks:Timeout</c>: the API
+    /// reads that key for its own calls to this service, and one environment may hold both.)
+    /// </summary>
+    public TimeSpan DeliveryTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>An endpoint whose every attempt has failed for longer than this is disabled at its next failure.</summary>
     public TimeSpan DisableAfter { get; set; } = TimeSpan.FromDays(5);
@@ -50,7 +53,7 @@ public sealed class WebhooksOptions
     public IReadOnlyList<string> AllowedHostEntries { get; set; } = [];
 
     /// <summary>How long a claimed delivery stays with the process that claimed it: longer than any attempt can take.</summary>
-    public TimeSpan Lease => Timeout + TimeSpan.FromSeconds(30);
+    public TimeSpan Lease => DeliveryTimeout + TimeSpan.FromSeconds(30);
 
     /// <summary>The two list settings, read from either form (the binder only knows the indexed one).</summary>
     public void ReadLists(IConfigurationSection section)

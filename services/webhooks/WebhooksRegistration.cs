@@ -23,7 +23,7 @@ public static class WebhooksRegistration
             .PostConfigure(o => o.ReadLists(section))
             .Validate(o => o.RetryDelays.Count > 0, "Webhooks:RetrySchedule must name at least one wait (the first is before attempt 1).")
             .Validate(o => o.Jitter is >= 0 and < 1, "Webhooks:Jitter must be a fraction from 0 to below 1.")
-            .Validate(o => o.Timeout > TimeSpan.Zero, "Webhooks:Timeout must be positive.")
+            .Validate(o => o.DeliveryTimeout > TimeSpan.Zero, "Webhooks:DeliveryTimeout must be positive.")
             .Validate(o => o.DisableAfter > TimeSpan.Zero, "Webhooks:DisableAfter must be positive.")
             .Validate(o => o.MaxInFlightPerEndpoint > 0, "Webhooks:MaxInFlightPerEndpoint must be at least 1.")
             .Validate(o => o.MaxConcurrentDeliveries > 0, "Webhooks:MaxConcurrentDeliveries must be at least 1.")

@@ -11,7 +11,7 @@ public sealed class ConcurrencyHost : WebhooksHost
 
     protected override void Configure(IDictionary<string, string?> settings)
     {
-        settings["Webhooks:Timeout"] = "00:00:30";
+        settings["Webhooks:DeliveryTimeout"] = "00:00:30";
         settings["Webhooks:MaxInFlightPerEndpoint"] = Cap.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 }

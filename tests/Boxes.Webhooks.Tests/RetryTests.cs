@@ -13,7 +13,7 @@ public sealed class RetryHost : WebhooksHost
 
     protected override void Configure(IDictionary<string, string?> settings)
     {
-        settings["Webhooks:Timeout"] = Timeout.ToString();
+        settings["Webhooks:DeliveryTimeout"] = Timeout.ToString();
         settings["Webhooks:RetrySchedule"] = "0s,300ms,300ms,300ms";
     }
 }

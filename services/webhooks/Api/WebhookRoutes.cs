@@ -60,7 +60,8 @@ public static class WebhookRoutes
         var decision = await guard.CheckHostAsync(uri!.IdnHost, ct);
         if (!decision.Allowed) return WebhookErrors.Validation("url", decision.Refusal!);
 
-        var (endpoint, secret) = await endpoints.CreateAsync(organizationId, uri.AbsoluteUri, types, clock.GetUtcNow(), ct);
+        // Stored as written (the caller sees back what it sent): the guard has refused any odd spelling of an address.
+        var (endpoint, secret) = await endpoints.CreateAsync(organizationId, url, types, clock.GetUtcNow(), ct);
         return Results.Json(new
         {
             endpoint.Id, endpoint.Url, endpoint.EventTypes, endpoint.Status, endpoint.CreatedAt,

@@ -45,7 +45,7 @@ public sealed class WebhookSender(HttpClient http, IOptions<WebhooksOptions> opt
         request.Content = new ByteArrayContent(Encoding.UTF8.GetBytes(delivery.Payload));
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
 
-        var timeout = options.Value.Timeout;
+        var timeout = options.Value.DeliveryTimeout;
         using var attempt = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         attempt.CancelAfter(timeout);
         var watch = Stopwatch.StartNew();

@@ -108,7 +108,7 @@ public class WebhooksHost : IAsyncLifetime
             [InternalApi.ConfigKey] = InternalKey,
             ["Webhooks:AllowedHosts"] = "127.0.0.1/32",
             ["Webhooks:RetrySchedule"] = "0s,300ms,300ms,300ms",
-            ["Webhooks:Timeout"] = "00:00:02",
+            ["Webhooks:DeliveryTimeout"] = "00:00:02",
             ["Webhooks:PollInterval"] = "00:00:00.200",
             ["Logging:LogLevel:Default"] = "Warning",
         };
