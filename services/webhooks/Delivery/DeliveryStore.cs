@@ -26,8 +26,10 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
 
     /// <summary>
     /// One delivery per active endpoint of the organisation subscribed to <paramref name="type"/>. The insert is
-    /// idempotent by (endpoint, event): a redelivered event, or the same event consumed by two webhooks
-    /// processes at once, makes no second delivery (RedeliveryTests).
+    /// idempotent by (endpoint, event) through the unique key and ON CONFLICT DO NOTHING: a redelivered event, or the same
+    /// event consumed by two webhooks processes at once, makes no second delivery. Proven by
+    /// DeliveryStoreTests.The_same_event_enqueued_by_many_consumers_at_once_makes_one_delivery_per_endpoint and
+    /// RedeliveryTests.An_event_the_bus_delivers_three_times_makes_one_delivery.
     /// </summary>
     public async Task<int> EnqueueForSubscribersAsync(Guid organizationId, Guid eventId, string type, string payload, DateTimeOffset now, CancellationToken ct)
     {
@@ -92,8 +94,10 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
     /// so each claim counts after the previous one committed (READ COMMITTED: the statement's snapshot is taken after
     /// the lock is granted). Claims are a single short statement, so serialising them costs nothing that matters.
     /// The lateral subquery takes each endpoint's own share (cap minus in flight), so an endpoint with a backlog
-    /// cannot fill every slot and starve the others (ConcurrencyTests.A_slow_endpoint_does_not_delay_a_fast_one,
-    /// ConcurrencyTests.No_more_than_the_cap_is_in_flight_to_one_endpoint, RedeliveryTests.Two_service_instances_make_one_delivery_sequence).
+    /// cannot fill every slot and starve the others. Proven by
+    /// DeliveryStoreTests.Concurrent_claimers_together_never_take_more_than_the_cap_of_one_endpoint (it fails without the
+    /// advisory lock), ConcurrencyTests.A_slow_endpoint_does_not_delay_a_fast_one_and_never_has_more_than_the_cap_in_flight
+    /// and RedeliveryTests.Two_service_instances_consuming_and_delivering_at_once_make_one_delivery_sequence_per_event.
     /// </remarks>
     public async Task<IReadOnlyList<ClaimedDelivery>> ClaimAsync(DateTimeOffset now, int max, int perEndpoint, TimeSpan lease, CancellationToken ct)
     {
@@ -186,7 +190,8 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
     /// The endpoint row is locked first (its UPDATE), then deliveries: every writer here and in EndpointStore takes
     /// them in that order, so they cannot deadlock. The delivery is updated only while our lease still holds
     /// (locked_until = the lease we were given): if it ran out and another process took the delivery, this attempt
-    /// is dropped rather than written over theirs.
+    /// is dropped rather than written over theirs. Proven by
+    /// DeliveryStoreTests.A_claimed_delivery_is_taken_again_only_when_its_lease_ran_out_and_the_late_attempt_is_then_not_recorded.
     /// </remarks>
     public async Task<RecordResult> RecordAsync(
         ClaimedDelivery delivery, AttemptOutcome outcome, Func<DateTimeOffset?> nextAttempt, DateTimeOffset now, TimeSpan disableAfter, CancellationToken ct)

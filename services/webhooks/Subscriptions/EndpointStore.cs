@@ -11,7 +11,7 @@ public sealed record WebhookEndpoint(
 
 /// <summary>
 /// The endpoints table. Every query names the organisation along with the id: another organisation's endpoint is
-/// indistinguishable from one that does not exist (WebhookRouteTests.Another_organisations_webhook_is_not_found).
+/// indistinguishable from one that does not exist (WebhookRouteTests.Another_organisations_webhook_is_not_found_on_every_route).
 /// </summary>
 public sealed class EndpointStore(NpgsqlDataSource dataSource)
 {
