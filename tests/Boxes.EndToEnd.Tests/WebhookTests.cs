@@ -252,6 +252,10 @@ public sealed class WebhookTests : IAsyncLifetime
     [InlineData("http://10.0.0.1/")]
     [InlineData("http://[::ffff:10.0.0.1]/")]
     [InlineData("http://2130706433/")]
+    [InlineData("http://2852039166/")]          // 169.254.169.254, decimal
+    [InlineData("http://0251.0376.0251.0376/")] // the same, octal
+    [InlineData("http://0xa9fea9fe/")]          // the same, hex
+    [InlineData("http://[fd00:ec2::254]/")]
     public async Task A_url_into_a_private_or_metadata_address_is_refused_with_VALIDATION_FAILED_naming_url(string url)
     {
         using var http = await NewOrganization();
