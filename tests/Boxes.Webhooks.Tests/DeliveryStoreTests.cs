@@ -17,7 +17,7 @@ public sealed class StoreDatabase : IAsyncLifetime
         await SqlMigrations.ApplyAsync(Database.DataSource, "webhooks", typeof(DeliveryStore).Assembly);
     }
 
-    public Task DisposeAsync() => Database.DisposeAsync().AsTask();
+    public Task DisposeAsync() => Database is null ? Task.CompletedTask : Database.DisposeAsync().AsTask();
 }
 
 public sealed class DeliveryStoreTests(StoreDatabase db) : IClassFixture<StoreDatabase>

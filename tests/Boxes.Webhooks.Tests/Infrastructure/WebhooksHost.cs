@@ -61,7 +61,7 @@ public class WebhooksHost : IAsyncLifetime
     /// <summary>The instance most tests talk to; tests may start more, or replace it.</summary>
     public WebhooksService Service { get; set; } = null!;
 
-    private IHost _relay = null!;
+    private IHost? _relay;
 
     /// <summary>The service's settings for this class; subclasses add to or override the defaults.</summary>
     protected virtual void Configure(IDictionary<string, string?> settings)
@@ -90,12 +90,16 @@ public class WebhooksHost : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
-        await _relay.StopAsync();
-        _relay.Dispose();
-        await Service.DisposeAsync();
-        await Receiver.DisposeAsync();
-        await Broker.DisposeAsync();
-        await Database.DisposeAsync();
+        // Null-tolerant: a start that failed half-way (no PostgreSQL, say) must report that, not a cleanup crash.
+        if (_relay is not null)
+        {
+            await _relay.StopAsync();
+            _relay.Dispose();
+        }
+        if (Service is not null) await Service.DisposeAsync();
+        if (Receiver is not null) await Receiver.DisposeAsync();
+        if (Broker is not null) await Broker.DisposeAsync();
+        if (Database is not null) await Database.DisposeAsync();
     }
 
     /// <summary>Starts another instance of the service on the same database and vhost (it shares the clock and resolver).</summary>
@@ -206,7 +210,7 @@ public class WebhooksHost : IAsyncLifetime
 
     /// <summary>Publishes a stored event again, exactly as the relay does (same message id and headers): a redelivery.</summary>
     public Task PublishAgain(RecordedEvent recorded) =>
-        new MassTransitEventPublisher(_relay.Services.GetRequiredService<IBus>()).PublishAsync(recorded, CancellationToken.None);
+        new MassTransitEventPublisher(_relay!.Services.GetRequiredService<IBus>()).PublishAsync(recorded, CancellationToken.None);
 
     /// <summary>Waits until the service instances have consumed the event at least <paramref name="times"/> times.</summary>
     public Task WaitUntilConsumed(RecordedEvent recorded, int times = 1) =>
