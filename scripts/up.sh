@@ -43,6 +43,7 @@ export Boxes__PublicUrl="$API"
 export Boxes__InternalKey="$BOXES_INTERNAL_KEY"
 export Artifacts__Address="http://127.0.0.1:${SERVICE_PORTS[artifacts]}"
 export Webhooks__Address="http://127.0.0.1:${SERVICE_PORTS[webhooks]}"
+export Billing__Address="http://127.0.0.1:${SERVICE_PORTS[billing]}"
 # The SSRF guard refuses loopback and private addresses; the development setup lets 127.0.0.1 through so that
 # a receiver on this machine (the end-to-end tests', yours) can get deliveries. Leave it out in production.
 export Webhooks__AllowedHosts="${BOXES_WEBHOOKS_ALLOWED_HOSTS:-127.0.0.1/32}"
