@@ -33,6 +33,9 @@ public sealed class ChromiumOptions
     /// </summary>
     public int RendererProcessLimit { get; set; } = 1;
 
+    /// <summary>Open and close one page in each pre-launched browser, so a session's first page opens warm.</summary>
+    public bool WarmUp { get; set; } = true;
+
     /// <summary>Where Chromium's DevTools listens. Loopback when the API runs on the same host.</summary>
     public string RemoteDebuggingAddress { get; set; } = "127.0.0.1";
 
