@@ -46,7 +46,7 @@ public sealed class BoxMeter(
         // Writers of one box take turns on its row (FOR UPDATE). One that read an older stream than the row was last
         // computed from has nothing to add (the newer writer's pieces include its own) and must not move the row back
         // to an older state: a late "ready" would otherwise mark an ended box running again.
-        // Proven by RedeliveryTests.A_hundred_concurrent_deliveries_of_every_event_are_counted_once.
+        // Proven by RedeliveryTests.A_writer_that_read_an_older_stream_changes_nothing.
         if (box.Version < row.Version) return 0;
 
         var length = TimeSpan.FromMilliseconds(row.IntervalMs);

@@ -154,6 +154,14 @@ public class BillingHost : IAsyncLifetime
         return (await Store.ReadStreamAsync(Streams.ForBox(boxId))).Single(e => e.EventId == id);
     }
 
+    /// <summary>Appends without moving the clock: an event appended after its own timestamp, as a slow writer would.</summary>
+    public async Task<RecordedEvent> AppendLate(Guid boxId, object @event)
+    {
+        var id = Guid.NewGuid();
+        await Store.AppendAsync(Streams.ForBox(boxId), ExpectedVersion.Any, [StoredEvents.ToEventData(@event, id)]);
+        return (await Store.ReadStreamAsync(Streams.ForBox(boxId))).Single(e => e.EventId == id);
+    }
+
     private static DateTimeOffset TimestampOf(object e) => e switch
     {
         BoxRequested x => x.Timestamp,
