@@ -28,6 +28,7 @@ public static class ApiRegistration
         builder.Services.AddMigrations("api", typeof(ApiRegistration).Assembly);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ApiKeys>();
+        builder.AddKeyRateLimits(); // RateLimits: a token bucket per API key, applied by UseApiAuthentication
         builder.Services.AddSingleton<BoxCatalog>();
         builder.Services.AddSingleton<SessionTokens>();
         builder.Services.AddSingleton<SessionView>();

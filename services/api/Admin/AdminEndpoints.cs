@@ -35,6 +35,11 @@ public static class AdminEndpoints
                 if (p.ValueKind != JsonValueKind.Array || p.EnumerateArray().Any(x => x.ValueKind != JsonValueKind.String))
                     return ApiError.Validation("permissions: an array of strings is expected.");
                 permissions.AddRange(p.EnumerateArray().Select(x => x.GetString()!));
+                // An unknown name would be a key that silently cannot do what its creator meant: refuse it, naming it.
+                var unknown = permissions.FindIndex(name => !Permissions.IsKnown(name));
+                if (unknown >= 0)
+                    return ApiError.Validation($"permissions[{unknown}]: unknown permission {Fields.Shorten(JsonSerializer.Serialize(permissions[unknown]))}; " +
+                                               $"expected any of {string.Join(", ", Permissions.Names)}, or \"{Permissions.All}\" for all (an empty list also means all).");
             }
             var created = await keys.CreateKeyAsync(orgId, permissions, ct);
             return created is { } c

@@ -18,9 +18,14 @@ public sealed class ApiOptions
 }
 
 /// <summary>
-/// Authenticates every /v1 route: the operator key on /v1/admin, an organisation's key elsewhere. The CDP and
-/// terminal sockets and artifact downloads are the exceptions: they carry a session token or a signature instead,
-/// checked by the route itself.
+/// Authenticates and authorises every /v1 route, in this order: the operator key on /v1/admin; nothing for the routes
+/// that carry a credential of their own (<see cref="RouteAuthorization.OwnCredential"/>: the CDP and terminal sockets,
+/// artifact downloads, the Stripe webhook), which their handlers check; otherwise an organisation's unrevoked key
+/// (401), its rate limit (429 RATE_LIMITED with Retry-After), and the permission <see cref="RoutePermissions"/> names
+/// for the route (403 PERMISSION_DENIED, before the handler runs, so nothing is looked up or changed).
+/// Keys are read from the database on every request, uncached: a revoked key (DELETE /v1/admin/keys/{id}) or a new
+/// plan is in force on the very next request on every API replica, for the price of one indexed lookup.
+/// Routing runs before this step (WebApplication puts it first), so the matched endpoint is known here.
 /// </summary>
 public static class Authentication
 {
@@ -31,11 +36,13 @@ public static class Authentication
     public static IApplicationBuilder UseApiAuthentication(this IApplicationBuilder app) => app.Use(async (http, next) =>
     {
         var path = http.Request.Path;
-        if (!path.StartsWithSegments("/v1") || CarriesItsOwnCredential(path))
+        if (!path.StartsWithSegments("/v1"))
         {
             await next(http);
             return;
         }
+        var route = http.GetEndpoint() as RouteEndpoint;
+        var rule = route is null ? null : RoutePermissions.For(route, http.Request.Method);
         var presented = BearerToken(http.Request);
         if (path.StartsWithSegments("/v1/admin"))
         {
@@ -49,6 +56,11 @@ public static class Authentication
             await next(http);
             return;
         }
+        if (rule?.Authorization == RouteAuthorization.OwnCredential)
+        {
+            await next(http);
+            return;
+        }
         var caller = presented is null ? null : await http.RequestServices.GetRequiredService<ApiKeys>().AuthenticateAsync(presented, http.RequestAborted);
         if (caller is null)
         {
@@ -57,18 +69,40 @@ public static class Authentication
                 : "Unknown or revoked API key.").ExecuteAsync(http);
             return;
         }
+        var limiter = http.RequestServices.GetRequiredService<KeyRateLimiter>();
+        var (allowed, retryAfter) = limiter.TryAcquire(caller);
+        if (!allowed)
+        {
+            var (perSecond, burst) = limiter.LimitFor(caller);
+            await new ApiError(429, "RATE_LIMITED",
+                $"Too many requests with this API key (at most {burst} at once, then {perSecond} per second); retry after {retryAfter} s.")
+            { RetryAfterSeconds = retryAfter }.ExecuteAsync(http);
+            return;
+        }
+        // No endpoint (an unknown route answers 404, a known one with another method 405): nothing runs, nothing to guard.
+        if (route is not null && Refusal(route, rule, caller, http) is { } refused)
+        {
+            await refused.ExecuteAsync(http);
+            return;
+        }
         http.Items[CallerKey] = caller;
         await next(http);
     });
 
-    /// <summary>
-    /// Routes a client reaches with a URL the API handed out, never with the API key: the CDP and terminal
-    /// WebSockets (a session token, checked by their proxies) and artifact downloads (a signed link).
-    /// </summary>
-    private static bool CarriesItsOwnCredential(PathString path) =>
-        (path.StartsWithSegments("/v1/browsers") && path.Value!.EndsWith("/cdp", StringComparison.Ordinal))
-        || (path.StartsWithSegments("/v1/sandboxes") && path.Value!.EndsWith("/terminal/ws", StringComparison.Ordinal))
-        || (path.StartsWithSegments("/v1/artifacts") && path.Value!.EndsWith("/content", StringComparison.Ordinal));
+    /// <summary>Why the caller may not use this route, or null when it may. A route missing from the table is refused (fail closed).</summary>
+    private static ApiError? Refusal(RouteEndpoint route, RouteRule? rule, Caller caller, HttpContext http)
+    {
+        string What() => $"{http.Request.Method} {RoutePermissions.Pattern(route.RoutePattern)}";
+        if (rule is not { Authorization: RouteAuthorization.ApiKey, Permission: { } permission })
+        {
+            http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Boxes.Api.Auth")
+                .LogError("{Route} has no API-key permission in RoutePermissions ({Rule}): refused", What(), rule?.ToString() ?? "missing");
+            return ApiError.PermissionDenied($"{What()} is not open to API keys: no permission is defined for it.");
+        }
+        return caller.Grants(permission)
+            ? null
+            : ApiError.PermissionDenied($"This API key lacks the {permission} permission, which {What()} requires.");
+    }
 
     private static string? BearerToken(HttpRequest request)
     {
