@@ -133,6 +133,36 @@ public sealed class FeedTests(BillingHost host) : IClassFixture<BillingHost>
     }
 
     [Fact]
+    public async Task The_feed_is_read_in_numeric_transaction_order_where_ids_gain_a_digit()
+    {
+        // Transaction ids written directly (long committed, so below the read horizon): 9 < 10 < 99 < 100 < 999 < 1000,
+        // which a text sort would put as 10, 100, 1000, 9, 99, 999.
+        var org = Guid.NewGuid();
+        ulong[] xids = [1000, 9, 999, 10, 100, 99];
+        var ids = new Dictionary<ulong, Guid>();
+        await using (var conn = await host.Database.DataSource.OpenConnectionAsync())
+        {
+            foreach (var xid in xids)
+            {
+                ids[xid] = Guid.NewGuid();
+                await using var cmd = new NpgsqlCommand("""
+                    INSERT INTO billing.usage_records (transaction_id, id, organization_id, box_id, kind, weight, start_at, end_at, duration_ms, vcpus, vcpu_ms)
+                    VALUES ($1::text::xid8, $2, $3, $4, 'browser', 'light', '2026-07-02T10:00:00Z', '2026-07-02T10:01:00Z', 60000, 1, 60000)
+                    """, conn);
+                cmd.Parameters.Add(new() { Value = xid.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+                cmd.Parameters.Add(new() { Value = ids[xid] });
+                cmd.Parameters.Add(new() { Value = org });
+                cmd.Parameters.Add(new() { Value = Guid.NewGuid() });
+                await cmd.ExecuteNonQueryAsync();
+            }
+        }
+
+        // Page by page, so every cursor in between is used too.
+        var all = await ReadAll(OrgFeed(org), xids.Length, limit: 1);
+        Assert.Equal(xids.Order().Select(x => ids[x]), all.Select(IdOf));
+    }
+
+    [Fact]
     public async Task Reading_the_same_range_again_gives_byte_identical_output_in_both_formats()
     {
         var org = Guid.NewGuid();
