@@ -1,5 +1,6 @@
 using Boxes.Api.Artifacts;
 using Boxes.Api.Auth;
+using Boxes.Api.Billing;
 using Boxes.Api.Browsers;
 using Boxes.Api.Health;
 using Boxes.Api.Lifecycle;
@@ -45,6 +46,7 @@ public static class ApiRegistration
             .ConfigurePrimaryHttpMessageHandler(WorkerDataPlane.CreateHandler);
         builder.Services.AddArtifactsClient(builder.Configuration);
         builder.Services.AddWebhooksClient(builder.Configuration);
+        builder.AddBilling(); // Billing: the billing service's client, the monthly allowance check, Stripe checkout
         builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o => o.Limits.MaxRequestBodySize = 8 * 1024 * 1024);
 
         builder.AddBoxesBus(x =>

@@ -2,11 +2,13 @@ using Boxes.Api;
 using Boxes.Api.Admin;
 using Boxes.Api.Artifacts;
 using Boxes.Api.Auth;
+using Boxes.Api.Billing;
 using Boxes.Api.Browsers;
 using Boxes.Api.Cdp;
 using Boxes.Api.Errors;
 using Boxes.Api.Health;
 using Boxes.Api.Sandboxes;
+using Boxes.Api.Usage;
 using Boxes.Api.Webhooks;
 using Boxes.ServiceDefaults;
 
@@ -27,6 +29,8 @@ app.MapSandboxEndpoints();
 app.MapTerminalProxy();
 app.MapArtifactContent();
 app.MapWebhookEndpoints();
+app.MapUsageEndpoints();
+app.MapBillingEndpoints();
 app.Run();
 
 public partial class Program;

@@ -48,6 +48,8 @@ public class ApiHost : IAsyncLifetime
     public FakeArtifacts Artifacts { get; private set; } = null!;
     /// <summary>The webhooks service this API talks to (Webhooks:Address), never the platform's own on 8084.</summary>
     public FakeWebhooks Webhooks { get; private set; } = null!;
+    /// <summary>The billing service this API talks to (Billing:Address), never the platform's own on 8083.</summary>
+    public FakeBilling Billing { get; private set; } = null!;
     public EventStore.EventStore Store => Factory.Services.GetRequiredService<EventStore.EventStore>();
     /// <summary>Boxes:PublicUrl: where the URLs the API hands out (cdpUrl, terminalUrl, download links) point.</summary>
     public string PublicUrl { get; private set; } = "http://localhost";
@@ -58,6 +60,7 @@ public class ApiHost : IAsyncLifetime
         Broker = await RabbitMqVirtualHost.CreateAsync();
         Artifacts = await FakeArtifacts.StartAsync(InternalKey);
         Webhooks = await FakeWebhooks.StartAsync(InternalKey);
+        Billing = await FakeBilling.StartAsync(InternalKey);
         var port = _overKestrel ? FreeLoopbackPort() : 0;
         if (_overKestrel) PublicUrl = $"http://127.0.0.1:{port}";
         Factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
@@ -71,6 +74,7 @@ public class ApiHost : IAsyncLifetime
             web.UseSetting("Boxes:SandboxStartWait", SandboxStartWait.ToString());
             web.UseSetting("Artifacts:Address", Artifacts.Address);
             web.UseSetting("Webhooks:Address", Webhooks.Address);
+            web.UseSetting("Billing:Address", Billing.Address);
             web.ConfigureServices(s => s.Replace(ServiceDescriptor.Singleton<TimeProvider>(Clock)));
             if (_overKestrel) web.UseUrls(PublicUrl);
         });
@@ -101,6 +105,7 @@ public class ApiHost : IAsyncLifetime
         await Factory.DisposeAsync();
         await Artifacts.DisposeAsync();
         await Webhooks.DisposeAsync();
+        await Billing.DisposeAsync();
         await Broker.DisposeAsync();
         await Database.DisposeAsync();
     }

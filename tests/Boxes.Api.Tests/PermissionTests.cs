@@ -126,6 +126,30 @@ public sealed class PermissionTests(ApiHost host) : IClassFixture<ApiHost>
     }
 
     [Fact]
+    public async Task A_read_only_key_sees_a_ready_box_without_the_websocket_urls_that_would_let_it_in()
+    {
+        var (orgId, key) = await host.CreateOrganization();
+        var full = host.Client(key);
+        var browser = Guid.Parse((await Json(await full.PostAsJsonAsync("/v1/browsers", new { weight = "light" })))["id"]!.GetValue<string>());
+        var sandbox = await CreateSandbox(full);
+        await host.MakeReady(browser, "ws://127.0.0.1:9/devtools/browser/x");
+        await host.MakeReady(sandbox, "http://127.0.0.1:9");
+        var readOnly = host.Client((await CreateKey(host, orgId, Permissions.BrowsersRead, Permissions.SandboxesRead, Permissions.SandboxesWrite)).Key);
+        var driver = host.Client((await CreateKey(host, orgId, Permissions.BrowsersWrite, Permissions.BrowsersRead, Permissions.SandboxesExec, Permissions.SandboxesRead)).Key);
+
+        foreach (var (path, url) in new[] { ($"/v1/browsers/{browser}", "cdpUrl"), ($"/v1/sandboxes/{sandbox}", "terminalUrl") })
+        {
+            var seen = await Json(await readOnly.GetAsync(path));
+            Assert.Equal("ready", seen["status"]!.GetValue<string>());
+            Assert.Null(seen[url]);
+            var listed = (await Json(await readOnly.GetAsync(path[..path.LastIndexOf('/')])))["items"]!.AsArray();
+            Assert.All(listed, item => Assert.Null(item![url]));
+            // A key that may drive the box gets the URL, with a working token.
+            Assert.StartsWith("ws://", (await Json(await driver.GetAsync(path)))[url]!.GetValue<string>());
+        }
+    }
+
+    [Fact]
     public async Task A_browsers_read_key_lists_browsers_but_cannot_create_a_sandbox_or_a_browser()
     {
         var (orgId, _) = await host.CreateOrganization();

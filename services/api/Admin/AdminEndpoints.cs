@@ -63,6 +63,9 @@ public static class AdminEndpoints
                 ? Results.Json(new { id = orgId, plan })
                 : ApiError.NotFound($"Organization {id}");
         });
+
+        // The usage feed across every organisation, from services/billing (Usage/UsageEndpoints.cs).
+        admin.MapGet("/usage/export", Usage.UsageEndpoints.AdminExportAsync);
         return app;
     }
 

@@ -10,7 +10,7 @@ public sealed class SessionView(SessionTokens tokens, IOptions<ApiOptions> optio
 {
     private readonly string _wsBase = PublicAddress.WebSocket(options.Value.PublicUrl);
 
-    public object Render(BoxView v) => new
+    public object Render(BoxView v, Caller viewer) => new
     {
         id = v.Id,
         status = v.Status,
@@ -25,7 +25,8 @@ public sealed class SessionView(SessionTokens tokens, IOptions<ApiOptions> optio
         endedAt = v.EndedAt,
         expiresAt = v.ExpiresAt,
         endReason = v.EndReason,
-        cdpUrl = v.Status == BoxStatuses.Ready ? CdpUrl(v) : null,
+        // Driving the browser over CDP is what browsers:write allows; a read-only key does not get the way in.
+        cdpUrl = v.Status == BoxStatuses.Ready && viewer.Grants(Permissions.BrowsersWrite) ? CdpUrl(v) : null,
         previewViewerUrl = (string?)null,
         artifacts = Array.Empty<object>(),
     };

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Boxes.Api.Auth;
+using Boxes.Api.Billing;
 using Boxes.Api.Errors;
 using Boxes.Contracts;
 using Microsoft.Extensions.Options;
@@ -9,7 +10,11 @@ namespace Boxes.Api.Lifecycle;
 /// <summary>How one kind of box looks on the wire.</summary>
 public interface IBoxRenderer
 {
-    object Render(BoxView view);
+    /// <summary>
+    /// The box as <paramref name="viewer"/> may see it: the WebSocket URLs carry working session tokens, so they are only
+    /// shown to a key that could use the box that way (a read-only key sees the box, not a way into it).
+    /// </summary>
+    object Render(BoxView view, Caller viewer);
 }
 
 /// <summary>One kind of box's public surface: its kind, what a message calls one ("Sandbox"), and the statuses a list filters by.</summary>
@@ -28,7 +33,7 @@ public static class BoxRoutes
     public static RouteGroupBuilder MapBoxLifecycle<TRenderer>(this RouteGroupBuilder group, BoxSurface surface, ParseBoxSpec parse)
         where TRenderer : IBoxRenderer
     {
-        group.MapPost("", async (HttpContext http, BoxCatalog catalog, IOptions<PlanCatalog> plans, CancellationToken ct) =>
+        group.MapPost("", async (HttpContext http, BoxCatalog catalog, IOptions<PlanCatalog> plans, MonthlyAllowance allowance, CancellationToken ct) =>
         {
             var render = Renderer<TRenderer>(http);
             var caller = http.Caller();
@@ -36,18 +41,20 @@ public static class BoxRoutes
             if (error is not null) return error;
             var (spec, invalid) = await parse(http, body, caller, ct);
             if (invalid is not null) return invalid;
+            // The plan's monthly vCPU-hours, for both kinds, before anything is appended (a few seconds' cache; billing down lets it through).
+            if (await allowance.CheckAsync(caller, ct) is { } overMonthly) return overMonthly;
             var limit = plans.Value.For(caller.Plan).ConcurrentBoxes;
             var (outcome, view) = await catalog.CreateAsync(caller.OrganizationId, surface.Kind, spec!, limit, ct);
             if (outcome == BoxCatalog.CreateOutcome.OverConcurrencyLimit)
                 return ApiError.PlanLimit($"The {caller.Plan} plan allows {limit} boxes at once (browsers and sandboxes together); close one or upgrade.", null, caller.Plan);
-            return Results.Json(render.Render(view!), BoxesJson.Options, statusCode: StatusCodes.Status202Accepted);
+            return Results.Json(render.Render(view!, caller), BoxesJson.Options, statusCode: StatusCodes.Status202Accepted);
         });
 
         group.MapGet("/{id}", async (string id, HttpContext http, BoxCatalog catalog, CancellationToken ct) =>
         {
             var render = Renderer<TRenderer>(http);
             var view = await catalog.FindAsync(http.Caller(), surface.Kind, id, ct);
-            return view is null ? NotFound(surface, id) : Results.Json(render.Render(view), BoxesJson.Options);
+            return view is null ? NotFound(surface, id) : Results.Json(render.Render(view, http.Caller()), BoxesJson.Options);
         });
 
         group.MapGet("", async (HttpContext http, BoxCatalog catalog, string? status, string? cursor, string? limit, CancellationToken ct) =>
@@ -65,7 +72,7 @@ public static class BoxRoutes
                 after = decoded;
             }
             var page = await catalog.ListAsync(http.Caller().OrganizationId, surface.Kind, status, size, after, ct);
-            return Results.Json(new { items = page.Items.Select(render.Render), nextCursor = page.NextCursor }, BoxesJson.Options);
+            return Results.Json(new { items = page.Items.Select(v => render.Render(v, http.Caller())), nextCursor = page.NextCursor }, BoxesJson.Options);
         });
 
         group.MapDelete("/{id}", async (string id, HttpContext http, BoxCatalog catalog, CancellationToken ct) =>
@@ -73,7 +80,7 @@ public static class BoxRoutes
             var render = Renderer<TRenderer>(http);
             if (!Guid.TryParse(id, out var boxId)) return NotFound(surface, id);
             var view = await catalog.CloseAsync(http.Caller().OrganizationId, surface.Kind, boxId, ct);
-            return view is null ? NotFound(surface, id) : Results.Json(render.Render(view), BoxesJson.Options, statusCode: StatusCodes.Status202Accepted);
+            return view is null ? NotFound(surface, id) : Results.Json(render.Render(view, http.Caller()), BoxesJson.Options, statusCode: StatusCodes.Status202Accepted);
         });
         return group;
     }

@@ -255,7 +255,7 @@ public static class SandboxEndpoints
             }
         }
         view = await catalog.RefreshAsync(view, ct);
-        return Results.Json(services.GetRequiredService<SandboxView>().Render(view), BoxesJson.Options);
+        return Results.Json(services.GetRequiredService<SandboxView>().Render(view, http.Caller()), BoxesJson.Options);
     }
 
     /// <summary>The worker's checkpoint answer: the stored artifact record.</summary>

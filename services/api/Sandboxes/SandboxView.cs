@@ -10,7 +10,7 @@ public sealed class SandboxView(SessionTokens tokens, IOptions<ApiOptions> optio
 {
     private readonly string _wsBase = PublicAddress.WebSocket(options.Value.PublicUrl);
 
-    public object Render(BoxView v) => new
+    public object Render(BoxView v, Caller viewer) => new
     {
         id = v.Id,
         status = v.Status,
@@ -27,7 +27,8 @@ public sealed class SandboxView(SessionTokens tokens, IOptions<ApiOptions> optio
         endedAt = v.EndedAt,
         expiresAt = v.ExpiresAt,
         endReason = v.EndReason,
-        terminalUrl = v.Status == BoxStatuses.Ready ? Terminal(v).Url : null,
+        // A terminal runs commands: only for a key that may (sandboxes:exec), like GET /terminal itself.
+        terminalUrl = v.Status == BoxStatuses.Ready && viewer.Grants(Permissions.SandboxesExec) ? Terminal(v).Url : null,
         browserPreviewViewerUrl = (string?)null,
         opencode = (object?)null,
         artifacts = Artifacts(v),
