@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Boxes.Api.Auth;
 using Boxes.Api.Errors;
+using Boxes.Api.Idempotency;
 using Boxes.Contracts;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -75,7 +76,7 @@ public static class BillingEndpoints
             return outcome.CheckoutUrl is { } url
                 ? Results.Json(new { checkoutUrl = url })
                 : ApiError.UpstreamUnavailable("The payment provider could not create a checkout session; try again shortly.");
-        });
+        }).WithIdempotency(); // replays the first answer; the provider key above also covers a retry the API itself could not remember
 
         app.MapStripeWebhook();
         return app;

@@ -15,8 +15,12 @@ public sealed class BoxCatalog(NpgsqlDataSource dataSource, EventStore.EventStor
     /// <summary>
     /// Appends BoxRequested and the list row in one transaction. The organisation's advisory lock makes the
     /// concurrency check and the insert atomic, so 20 creates arriving at once cannot all squeeze under the limit.
+    /// <paramref name="withinTransaction"/>, when given, runs last in that transaction with the new box (the request's
+    /// Idempotency-Key answer is stored there, so the box and the answer a retry gets commit together); if it throws,
+    /// no box is created.
     /// </summary>
-    public async Task<(CreateOutcome Outcome, BoxView? View)> CreateAsync(Guid organizationId, string kind, BoxSpec spec, int concurrencyLimit, CancellationToken ct)
+    public async Task<(CreateOutcome Outcome, BoxView? View)> CreateAsync(Guid organizationId, string kind, BoxSpec spec, int concurrencyLimit, CancellationToken ct,
+        Func<NpgsqlTransaction, BoxView, CancellationToken, Task>? withinTransaction = null)
     {
         var boxId = Guid.CreateVersion7();
         // PostgreSQL keeps microseconds: truncate so the list cursor compares exactly what was stored.
@@ -50,6 +54,7 @@ public sealed class BoxCatalog(NpgsqlDataSource dataSource, EventStore.EventStor
             insert.Parameters.Add(new() { Value = JsonSerializer.Serialize(view, BoxesJson.Options), NpgsqlDbType = NpgsqlDbType.Jsonb });
             await insert.ExecuteNonQueryAsync(ct);
         }
+        if (withinTransaction is not null) await withinTransaction(tx, view, ct);
         await tx.CommitAsync(ct);
         return (CreateOutcome.Created, view);
     }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Boxes.Api.Auth;
 using Boxes.Api.Billing;
 using Boxes.Api.Errors;
+using Boxes.Api.Idempotency;
 using Boxes.Contracts;
 using Microsoft.Extensions.Options;
 
@@ -44,11 +45,16 @@ public static class BoxRoutes
             // The plan's monthly vCPU-hours, for both kinds, before anything is appended (a few seconds' cache; billing down lets it through).
             if (await allowance.CheckAsync(caller, ct) is { } overMonthly) return overMonthly;
             var limit = plans.Value.For(caller.Plan).ConcurrentBoxes;
-            var (outcome, view) = await catalog.CreateAsync(caller.OrganizationId, surface.Kind, spec!, limit, ct);
+            // With an Idempotency-Key, the 202 is stored in the box's own transaction: a crash after the commit still leaves the retry its answer.
+            StoredAnswer? stored = null;
+            var (outcome, view) = await catalog.CreateAsync(caller.OrganizationId, surface.Kind, spec!, limit, ct,
+                IdempotencyFilter.Of(http) is { } idempotency
+                    ? (tx, created, token) => idempotency.CompleteWithinAsync(tx, stored = StoredAnswer.Json(StatusCodes.Status202Accepted, render.Render(created, caller)), token)
+                    : null);
             if (outcome == BoxCatalog.CreateOutcome.OverConcurrencyLimit)
                 return ApiError.PlanLimit($"The {caller.Plan} plan allows {limit} boxes at once (browsers and sandboxes together); close one or upgrade.", null, caller.Plan);
-            return Results.Json(render.Render(view!, caller), BoxesJson.Options, statusCode: StatusCodes.Status202Accepted);
-        });
+            return stored ?? Results.Json(render.Render(view!, caller), BoxesJson.Options, statusCode: StatusCodes.Status202Accepted);
+        }).WithIdempotency();
 
         group.MapGet("/{id}", async (string id, HttpContext http, BoxCatalog catalog, CancellationToken ct) =>
         {

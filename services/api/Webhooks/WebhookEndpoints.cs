@@ -1,5 +1,6 @@
 using Boxes.Api.Auth;
 using Boxes.Api.Errors;
+using Boxes.Api.Idempotency;
 
 namespace Boxes.Api.Webhooks;
 
@@ -22,7 +23,7 @@ public static class WebhookEndpoints
             var (forward, invalid) = WebhookRequests.Create(body);
             if (invalid is not null) return invalid;
             return (await service.SendAsync(HttpMethod.Post, http.Caller().OrganizationId, "", forward, ct)).PassThrough();
-        });
+        }).WithIdempotency();
 
         webhooks.MapGet("", async (HttpContext http, WebhooksClient service, CancellationToken ct) =>
             (await service.SendAsync(HttpMethod.Get, http.Caller().OrganizationId, "", null, ct)).PassThrough());
