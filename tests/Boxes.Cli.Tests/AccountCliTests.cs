@@ -1,0 +1,116 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using Boxes.Testing;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Xunit;
+
+namespace Boxes.Cli.Tests;
+
+/// <summary>boxes webhooks, usage and billing against the running platform.</summary>
+[Collection(PlatformCollection.Name)]
+public sealed class AccountCliTests(PlatformFixture platform)
+{
+    [Fact]
+    public async Task Webhooks_create_shows_the_secret_once_then_ls_test_deliveries_and_rm_work()
+    {
+        await using var receiver = await Receiver.StartAsync();
+        var created = await platform.JsonAsync("webhooks", "create", "--url", receiver.Url, "--event", "sandbox.ready", "--event", "sandbox.ended");
+        var id = created["id"]!.GetValue<string>();
+        Assert.StartsWith("whsec_", created["signingSecret"]!.GetValue<string>());
+        Assert.Equal(["sandbox.ready", "sandbox.ended"], created["eventTypes"]!.AsArray().Select(e => e!.GetValue<string>()));
+
+        var listed = await platform.JsonAsync("webhooks", "ls");
+        Assert.Contains(listed["items"]!.AsArray(), w => w!["id"]!.GetValue<string>() == id);
+        var got = await platform.JsonAsync("webhooks", "get", id);
+        Assert.Null(got["signingSecret"]);
+
+        var test = await platform.JsonAsync("webhooks", "test", id);
+        var deliveryId = test["deliveryId"]!.GetValue<string>();
+        await Eventually.Until(() => receiver.Bodies.Any(b => b.Contains("webhook.test")), TimeSpan.FromSeconds(30), "the webhook.test delivery to arrive");
+        await Eventually.Until(async () => (await platform.JsonAsync("webhooks", "deliveries", id))["items"]!.AsArray(),
+            items => items.Any(d => d!["deliveryId"]!.GetValue<string>() == deliveryId && d["status"]!.GetValue<string>() == "delivered"),
+            TimeSpan.FromSeconds(30), "the delivery to be logged as delivered");
+
+        var rotated = await platform.JsonAsync("webhooks", "rotate-secret", id);
+        Assert.StartsWith("whsec_", rotated["signingSecret"]!.GetValue<string>());
+
+        var removed = await platform.RunAsync("webhooks", "rm", id);
+        Assert.True(removed.ExitCode == 0, removed.ToString());
+        var gone = await platform.RunAsync("webhooks", "get", id, "--json");
+        Assert.True(gone.ExitCode == 1, gone.ToString());
+        Assert.Equal("NOT_FOUND", gone.Json()["error"]!["code"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Usage_and_billing_write_the_api_objects_as_json()
+    {
+        var usage = await platform.JsonAsync("usage", "--from", "2020-01-01T00:00:00Z");
+        Assert.NotNull(usage["totalVcpuSeconds"]);
+        Assert.NotNull(usage["byKind"]!["sandbox"]);
+        Assert.StartsWith("2020-01-01", usage["period"]!["from"]!.GetValue<string>());
+
+        var billing = await platform.JsonAsync("billing");
+        Assert.Equal("pro", billing["plan"]!.GetValue<string>());
+        Assert.Equal(50, billing["limits"]!["concurrentBoxes"]!.GetValue<int>());
+
+        var export = await platform.JsonAsync("usage", "export");
+        Assert.IsType<JsonArray>(export["records"]);
+        Assert.True(export.AsObject().ContainsKey("cursor"));
+
+        var people = await platform.RunAsync("billing");
+        Assert.True(people.ExitCode == 0, people.ToString());
+        Assert.Contains("pro", people.Stdout);
+    }
+
+    [Fact]
+    public async Task Usage_export_writes_the_page_to_stdout_and_the_cursor_to_stderr()
+    {
+        var result = await platform.RunAsync("usage", "export", "--format", "csv");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.StartsWith("id,", result.Stdout);
+        Assert.False(string.IsNullOrWhiteSpace(result.Stderr));
+        var again = await platform.RunAsync("usage", "export", "--format", "csv", "--after", result.Stderr.Trim());
+        Assert.True(again.ExitCode == 0, again.ToString());
+    }
+
+    /// <summary>A webhook endpoint on 127.0.0.1 (the platform's development allow-list lets loopback through).</summary>
+    private sealed class Receiver : IAsyncDisposable
+    {
+        private readonly WebApplication _app;
+        private readonly ConcurrentQueue<string> _bodies = new();
+
+        private Receiver(WebApplication app) => _app = app;
+
+        public string Url { get; private set; } = "";
+        public IReadOnlyCollection<string> Bodies => _bodies;
+
+        public static async Task<Receiver> StartAsync()
+        {
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.Logging.ClearProviders();
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            var app = builder.Build();
+            var receiver = new Receiver(app);
+            app.Run(async http =>
+            {
+                receiver._bodies.Enqueue(await new StreamReader(http.Request.Body).ReadToEndAsync(http.RequestAborted));
+                http.Response.StatusCode = 200;
+            });
+            await app.StartAsync();
+            receiver.Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/hooks";
+            return receiver;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+    }
+}
