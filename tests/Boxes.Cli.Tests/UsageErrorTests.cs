@@ -17,6 +17,8 @@ public sealed class UsageErrorTests
     [InlineData("sandboxes", "launch", "--timeout-ms", "0")]
     [InlineData("sandboxes", "launch", "--ephemeral", "maybe")]
     [InlineData("browsers", "ls", "--limit", "many")]
+    [InlineData("browsers", "ls", "--limit", "-3")]
+    [InlineData("sandboxes", "launch", "--timeout-ms", "soon")]
     [InlineData("sandboxes", "exec", "some-id")]
     [InlineData("sandboxes", "frobnicate")]
     [InlineData("webhooks", "create", "--url", "http://127.0.0.1:1/x")]

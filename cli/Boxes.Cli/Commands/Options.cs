@@ -7,40 +7,31 @@ internal static class Options
 {
     public static Argument<string> Id(string what) => new("id") { Description = $"The {what}'s id" };
 
-    public static Option<int?> PositiveInt(string name, string description)
-    {
-        var option = new Option<int?>(name) { Description = description, HelpName = "N" };
-        option.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int?>() is <= 0) result.AddError($"{name} must be a positive whole number.");
-        });
-        return option;
-    }
+    public static Option<int?> PositiveInt(string name, string description) =>
+        new(name) { Description = description, HelpName = "N", CustomParser = result => (int?)Positive(result, name, int.MaxValue) };
 
-    public static Option<long?> PositiveLong(string name, string description)
-    {
-        var option = new Option<long?>(name) { Description = description, HelpName = "N" };
-        option.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<long?>() is <= 0) result.AddError($"{name} must be a positive whole number.");
-        });
-        return option;
-    }
+    public static Option<long?> PositiveLong(string name, string description) =>
+        new(name) { Description = description, HelpName = "N", CustomParser = result => Positive(result, name, long.MaxValue) };
 
     /// <summary>How long to wait for a box to become ready; past it the box is ended and the exit code is 4.</summary>
-    public static Option<int> ReadyTimeout()
+    public static Option<int> ReadyTimeout() => new("--timeout-ms")
     {
-        var option = new Option<int>("--timeout-ms")
-        {
-            Description = "How long to wait for ready, in milliseconds; past it the box is ended and the exit code is 4",
-            DefaultValueFactory = _ => 30_000,
-            HelpName = "N",
-        };
-        option.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() <= 0) result.AddError("--timeout-ms must be a positive whole number.");
-        });
-        return option;
+        Description = "How long to wait for ready, in milliseconds; past it the box is ended and the exit code is 4",
+        DefaultValueFactory = _ => 30_000,
+        HelpName = "N",
+        CustomParser = result => (int)(Positive(result, "--timeout-ms", int.MaxValue) ?? 0),
+    };
+
+    /// <summary>A whole number from 1 to <paramref name="max"/>; anything else is a parse error naming the option
+    /// (a validator would run after a failed conversion too, and throw instead of reporting).</summary>
+    private static long? Positive(System.CommandLine.Parsing.ArgumentResult result, string name, long max)
+    {
+        var text = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+        if (long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value)
+            && value >= 1 && value <= max)
+            return value;
+        result.AddError($"{name} takes a whole number from 1 to {max}, got '{text}'.");
+        return null;
     }
 
     public static Option<string?> OneOf(string name, string description, params string[] values)
