@@ -32,7 +32,7 @@ try
 
         // The whole of /workspace becomes a tar.gz artifact; its key is what a new sandbox starts from.
         var checkpoint = await first.CheckpointAsync(ct);
-        checkpointKey = checkpoint.Key;
+        checkpointKey = checkpoint.Key ?? throw new InvalidOperationException("The checkpoint answer carried no key");
         Console.WriteLine($"checkpoint {checkpointKey}");
 
         await first.KillAsync(ct);
