@@ -177,7 +177,8 @@ internal sealed class BoxesTransport : IDisposable
     public async Task<T> SendJsonAsync<T>(ApiCall call, JsonTypeInfo<T> type, CancellationToken cancellationToken)
     {
         using var response = await SendAsync(call, cancellationToken).ConfigureAwait(false);
-        return await ReadJsonAsync(response, type, cancellationToken).ConfigureAwait(false);
+        // The body is already buffered; a call that must finish in flight must also get to read what it was answered.
+        return await ReadJsonAsync(response, type, call.FinishInFlightOnCancel ? CancellationToken.None : cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Sends <paramref name="call"/> and ignores what it answers (besides its status).</summary>
