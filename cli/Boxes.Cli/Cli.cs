@@ -74,6 +74,13 @@ public static class Cli
             if (json) WriteError(io, e.Status, e.Code, e.Message, null, null);
             return ExitCodes.ApiError;
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A local file that could not be read (permissions, a folder given as a file) or a terminal stty refused.
+            io.Err.WriteLine($"boxes: {e.Message}");
+            if (json) WriteError(io, 0, "LOCAL_ERROR", e.Message, null, null);
+            return ExitCodes.UsageError;
+        }
         catch (Exception e) when (e is HttpRequestException or WebSocketException)
         {
             // Only the terminal's socket gets here; the SDK turns its own network failures into BoxesError.

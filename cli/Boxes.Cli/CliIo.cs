@@ -1,4 +1,5 @@
 using System.Text;
+using Boxes.Cli.Terminal;
 
 namespace Boxes.Cli;
 
@@ -38,15 +39,20 @@ public sealed class CliIo
 
     public bool NoColor => !string.IsNullOrEmpty(Environment("NO_COLOR"));
 
-    /// <summary>The real console. Standard input is read from file descriptor 0 directly when it is a terminal:
-    /// .NET's console stream would otherwise do its own line editing and echo, which raw mode must not have.</summary>
-    public static CliIo ForConsole() => new(
-        Console.IsInputRedirected ? Console.OpenStandardInput() : TerminalInput.Open(),
-        Console.OpenStandardOutput(),
-        new StreamWriter(Console.OpenStandardError(), Utf8NoBom) { AutoFlush = true, NewLine = "\n" })
+    /// <summary>The real console. A stream that is a terminal is file descriptor 0, 1 or 2 itself (see
+    /// <see cref="TerminalStreams"/>); a redirected one is .NET's console stream.</summary>
+    public static CliIo ForConsole()
     {
-        StdinIsTerminal = !Console.IsInputRedirected,
-        StdoutIsTerminal = !Console.IsOutputRedirected,
-        StderrIsTerminal = !Console.IsErrorRedirected,
-    };
+        var (stdinIsTerminal, stdoutIsTerminal, stderrIsTerminal) = (!Console.IsInputRedirected, !Console.IsOutputRedirected, !Console.IsErrorRedirected);
+        return new CliIo(
+            stdinIsTerminal ? TerminalStreams.Open(0, FileAccess.Read) ?? Console.OpenStandardInput() : Console.OpenStandardInput(),
+            stdoutIsTerminal ? TerminalStreams.Open(1, FileAccess.Write) ?? Console.OpenStandardOutput() : Console.OpenStandardOutput(),
+            new StreamWriter(stderrIsTerminal ? TerminalStreams.Open(2, FileAccess.Write) ?? Console.OpenStandardError() : Console.OpenStandardError(),
+                Utf8NoBom) { AutoFlush = true, NewLine = "\n" })
+        {
+            StdinIsTerminal = stdinIsTerminal,
+            StdoutIsTerminal = stdoutIsTerminal,
+            StderrIsTerminal = stderrIsTerminal,
+        };
+    }
 }

@@ -18,10 +18,10 @@ public static class ExitCodes
         Exit codes:
           0    success
           1    the API answered with an error (message on stderr; with --json the error object on stdout)
-          2    usage error: bad arguments, or no API key (--api-key or BOXES_API_KEY)
+          2    usage error: bad arguments, no API key (--api-key or BOXES_API_KEY), a local file that cannot be read
           3    could not reach the API (network)
           4    timed out waiting for a box to become ready
-          130  interrupted (Ctrl-C)
+          130  interrupted (Ctrl-C); the terminal command ended by SIGTERM or SIGHUP: 143 or 129
           exec, run-code and terminal exit with the remote command's own exit code, so for them 1-4 may also
           be the command's.
         """;

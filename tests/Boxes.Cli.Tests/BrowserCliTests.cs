@@ -41,6 +41,19 @@ public sealed class BrowserCliTests(PlatformFixture platform)
     }
 
     [Fact]
+    public async Task A_launch_not_ready_within_its_timeout_exits_4_and_ends_the_session()
+    {
+        var result = await platform.RunAsync("browsers", "launch", "--timeout-ms", "1", "--json");
+        Assert.True(result.ExitCode == 4, result.ToString());
+        var error = result.Json()["error"]!;
+        Assert.Equal("TIMEOUT", error["code"]!.GetValue<string>());
+        // Nobody got the id, so the CLI closed the session rather than leave it running until its max duration.
+        var listed = await platform.JsonAsync("browsers", "ls", "--limit", "20");
+        var session = listed["items"]!.AsArray().Single(s => error["message"]!.GetValue<string>().Contains(s!["id"]!.GetValue<string>()));
+        Assert.Contains(session!["status"]!.GetValue<string>(), new[] { "ending", "ended" });
+    }
+
+    [Fact]
     public async Task Launch_for_people_prints_the_id_and_cdp_url_unwrapped()
     {
         var result = await platform.RunAsync("browsers", "launch");

@@ -30,13 +30,18 @@ public sealed record CliResult(int ExitCode, byte[] StdoutBytes, string Stderr)
 /// or as a real child process, with an environment of our choosing rather than the machine's.</summary>
 public static class CliRunner
 {
-    public static async Task<CliResult> RunAsync(IReadOnlyDictionary<string, string> environment, byte[]? stdin, params string[] args)
+    public static Task<CliResult> RunAsync(IReadOnlyDictionary<string, string> environment, byte[]? stdin, params string[] args) =>
+        RunAsync(environment, stdin, CancellationToken.None, args);
+
+    /// <summary>As if Ctrl-C was pressed when <paramref name="interrupt"/> is cancelled (Program cancels the same token).</summary>
+    public static async Task<CliResult> RunAsync(IReadOnlyDictionary<string, string> environment, byte[]? stdin, CancellationToken interrupt, params string[] args)
     {
         using var input = new MemoryStream(stdin ?? []);
         using var output = new MemoryStream();
         using var error = new StringWriter();
         var io = new CliIo(input, output, error) { Environment = name => environment.TryGetValue(name, out var v) ? v : null };
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(interrupt);
+        timeout.CancelAfter(TimeSpan.FromMinutes(2));
         var exit = await Cli.RunAsync(args, io, timeout.Token);
         return new CliResult(exit, output.ToArray(), error.ToString());
     }

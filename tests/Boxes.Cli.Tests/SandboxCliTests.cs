@@ -167,6 +167,20 @@ public sealed class SandboxCliTests(PlatformFixture platform) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Interrupting_a_running_exec_exits_130()
+    {
+        using var interrupt = new CancellationTokenSource();
+        var running = CliRunner.RunAsync(platform.Environment, null, interrupt.Token, "sandboxes", "exec", _id, "--", "sleep", "120");
+        await Eventually.Until(async () => (await platform.RunAsync("sandboxes", "exec", _id, "--", "pgrep", "-x", "sleep")).ExitCode == 0,
+            TimeSpan.FromSeconds(30), "the sleep to be running in the sandbox");
+        Assert.False(running.IsCompleted);
+        interrupt.Cancel();
+        var result = await running;
+        Assert.True(result.ExitCode == 130, result.ToString());
+        Assert.Contains("interrupted", result.Stderr);
+    }
+
+    [Fact]
     public async Task An_unknown_id_is_an_api_error_exit_1_with_the_error_object()
     {
         var result = await platform.RunAsync("sandboxes", "get", Guid.NewGuid().ToString(), "--json");

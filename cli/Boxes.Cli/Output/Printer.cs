@@ -35,12 +35,15 @@ public sealed class Printer
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
-            Ansi = colour ? AnsiSupport.Detect : AnsiSupport.No,
+            // Spectre cannot tell that our writer is the terminal (it is not Console.Out), so it is told.
+            Ansi = colour ? AnsiSupport.Yes : AnsiSupport.No,
             ColorSystem = colour ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
             Interactive = interactive ? InteractionSupport.Yes : InteractionSupport.No,
             Out = new AnsiConsoleOutput(writer),
         });
-        if (!interactive) console.Profile.Width = Math.Max(console.Profile.Width, 160);
+        // The terminal's real width (Spectre would otherwise ask System.Console, see WindowSize); redirected: wide enough
+        // that tables of ids and timestamps do not wrap.
+        console.Profile.Width = interactive ? Terminal.WindowSize.Of(1)?.Cols ?? 80 : 160;
         return console;
     }
 
@@ -62,13 +65,12 @@ public sealed class Printer
             _wideConsole.WriteLine(Cell(node));
             return;
         }
-        var grid = new Grid().AddColumn(new GridColumn().NoWrap().PadRight(2)).AddColumn(new GridColumn().NoWrap());
-        foreach (var (key, field) in obj)
-        {
-            if (field is null) continue;
-            grid.AddRow(new Text(key, new Style(decoration: Decoration.Bold)), new Text(Cell(field)));
-        }
-        _wideConsole.Write(grid);
+        // Plain "key  value" lines rather than a Grid: a grid pads every row to its widest value (a long URL), leaving
+        // trailing spaces on every line.
+        var fields = obj.Where(f => f.Value is not null).ToList();
+        var width = fields.Count == 0 ? 0 : fields.Max(f => f.Key.Length);
+        foreach (var (key, field) in fields)
+            _wideConsole.MarkupLine($"[bold]{Markup.Escape(key.PadRight(width))}[/]  {Markup.Escape(Cell(field))}");
     }
 
     /// <summary>A table of <paramref name="items"/> showing <paramref name="columns"/> (camelCase field names).</summary>

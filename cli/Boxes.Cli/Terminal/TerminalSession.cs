@@ -19,9 +19,7 @@ internal static class TerminalSession
     public static async Task<int> RunAsync(string terminalUrl, CliIo io, CancellationToken cancellationToken)
     {
         var interactive = io.StdinIsTerminal && !OperatingSystem.IsWindows();
-        // Read the window size before raw mode: the first Console size query initialises .NET's console, which
-        // remembers the terminal settings it saw then and puts them back at exit; those must be the user's, not raw.
-        var size = interactive ? WindowSize() : null;
+        var size = interactive ? Size() : null;
 
         using var socket = new ClientWebSocket();
         socket.Options.CollectHttpResponseDetails = true;
@@ -32,6 +30,7 @@ internal static class TerminalSession
         using var sendLock = new SemaphoreSlim(1, 1);
         RawMode? raw = null;
         var signals = new List<PosixSignalRegistration>();
+        var endedBySignal = 0;
         try
         {
             if (interactive && !OperatingSystem.IsWindows())
@@ -43,18 +42,28 @@ internal static class TerminalSession
                     {
                         context.Cancel = true;
                         raw?.Dispose();
+                        endedBySignal = 128 + (context.Signal == PosixSignal.SIGTERM ? 15 : 1);
                         stop.Cancel();
                     }));
                 signals.Add(PosixSignalRegistration.Create(PosixSignal.SIGWINCH, context =>
                 {
                     // Fire and forget: the handler must return at once; SendResizeAsync swallows its own failures.
-                    var resize = SendResizeAsync(socket, sendLock, WindowSize(), stop.Token);
+                    var resize = SendResizeAsync(socket, sendLock, Size(), stop.Token);
                 }));
                 await SendResizeAsync(socket, sendLock, size, stop.Token);
             }
 
             var input = Task.Run(() => PumpInputAsync(io.Stdin, socket, sendLock, sendEndOfInput: !interactive, stop.Token), stop.Token);
-            var exitCode = await ReceiveAsync(socket, io.Stdout, stop.Token);
+            int? exitCode;
+            try
+            {
+                exitCode = await ReceiveAsync(socket, io.Stdout, stop.Token);
+            }
+            catch (OperationCanceledException) when (endedBySignal != 0)
+            {
+                // Killed or hung up: what a shell reports for a process ended by that signal (143, 129).
+                exitCode = endedBySignal;
+            }
             stop.Cancel();
             await CloseQuietlyAsync(socket);
             // The input pump may be blocked in a read of stdin that cannot be cancelled; it is not awaited, the
@@ -213,18 +222,9 @@ internal static class TerminalSession
         }
     }
 
-    private static (int Cols, int Rows)? WindowSize()
-    {
-        try
-        {
-            var (cols, rows) = (Console.WindowWidth, Console.WindowHeight);
-            return cols > 0 && rows > 0 ? (Math.Min(cols, 1000), Math.Min(rows, 1000)) : null;
-        }
-        catch (Exception e) when (e is IOException or PlatformNotSupportedException or InvalidOperationException)
-        {
-            return null;
-        }
-    }
+    /// <summary>The local terminal's size (stdin's, else stdout's), capped at what the API accepts.</summary>
+    private static (int Cols, int Rows)? Size() =>
+        (WindowSize.Of(0) ?? WindowSize.Of(1)) is { } s ? (Math.Min(s.Cols, 1000), Math.Min(s.Rows, 1000)) : null;
 
     private static Uri WithSize(string terminalUrl, (int Cols, int Rows)? size)
     {
