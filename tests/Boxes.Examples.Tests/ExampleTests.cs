@@ -19,7 +19,7 @@ public sealed class ExampleTests : IDisposable
     [Fact]
     public async Task The_browser_example_prints_the_title_of_the_page_it_is_given_and_ends_its_medium_session()
     {
-        using var organization = await Organization.CreateAsync("pro", Ct);
+        await using var organization = await Organization.CreateAsync("pro", Ct);
         await using var page = await TestPage.StartAsync(Ct);
 
         var run = await ExampleProgram.RunAsync("BrowserSession", organization.ExampleEnvironment, [page.Url], RunTimeout, Ct);
@@ -34,7 +34,7 @@ public sealed class ExampleTests : IDisposable
     [Fact]
     public async Task The_browser_example_reports_a_page_that_cannot_be_loaded_and_still_ends_its_session()
     {
-        using var organization = await Organization.CreateAsync("pro", Ct);
+        await using var organization = await Organization.CreateAsync("pro", Ct);
         var nothingListens = $"http://127.0.0.1:{UnusedLoopbackPort()}/";
 
         var run = await ExampleProgram.RunAsync("BrowserSession", organization.ExampleEnvironment, [nothingListens], RunTimeout, Ct);
@@ -48,7 +48,7 @@ public sealed class ExampleTests : IDisposable
     [Fact]
     public async Task The_python_example_prints_the_squares_its_script_computed_lists_the_workspace_and_kills_its_sandbox()
     {
-        using var organization = await Organization.CreateAsync("pro", Ct);
+        await using var organization = await Organization.CreateAsync("pro", Ct);
 
         var run = await ExampleProgram.RunAsync("PythonSandbox", organization.ExampleEnvironment, [], RunTimeout, Ct);
 
@@ -63,7 +63,7 @@ public sealed class ExampleTests : IDisposable
     [Fact]
     public async Task The_checkpoint_example_reads_in_a_second_sandbox_the_files_written_in_the_first()
     {
-        using var organization = await Organization.CreateAsync("pro", Ct);
+        await using var organization = await Organization.CreateAsync("pro", Ct);
 
         var run = await ExampleProgram.RunAsync("SandboxCheckpoint", organization.ExampleEnvironment, [], RunTimeout, Ct);
 

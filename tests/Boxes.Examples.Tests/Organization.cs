@@ -16,9 +16,10 @@ public sealed record ListedBox(string Kind, string Id, string Status, string? We
 
 /// <summary>
 /// A fresh organisation made for one test through the operator's route, so a test sees only its own boxes and never
-/// leans on the shared development key.
+/// leans on the shared development key. Disposing it ends whatever box is still running, so an example that leaks
+/// one fails its test without leaving a box running on the shared platform until its maximum duration.
 /// </summary>
-public sealed class Organization : IDisposable
+public sealed class Organization : IAsyncDisposable
 {
     private readonly HttpClient _http;
 
@@ -99,7 +100,19 @@ public sealed class Organization : IDisposable
         }
     }
 
-    public void Dispose() => _http.Dispose();
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            using var cleanup = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            foreach (var box in (await ListBoxesAsync(cleanup.Token)).Where(b => !b.IsEndingOrEnded))
+                (await _http.DeleteAsync($"/v1/{box.Kind}/{box.Id}", cleanup.Token)).Dispose();
+        }
+        finally
+        {
+            _http.Dispose();
+        }
+    }
 
     private static HttpClient Client(Uri apiUrl, string key)
     {
