@@ -349,6 +349,85 @@ public sealed class IdempotencyTests(ApiHost host) : IClassFixture<ApiHost>
     }
 
     [Fact]
+    public async Task A_retry_waits_for_the_first_request_and_answers_what_it_answered()
+    {
+        var (http, orgId, _) = await Org();
+        var reservation = Guid.NewGuid();
+        await using (var pending = host.Database.DataSource.CreateCommand("""
+            INSERT INTO api.idempotency_keys (organization_id, key, request_hash, reservation, state, created_at)
+            VALUES ($1, 'first-running', $2, $3, 'pending', $4)
+            """))
+        {
+            pending.Parameters.Add(new NpgsqlParameter { Value = orgId });
+            pending.Parameters.Add(new NpgsqlParameter { Value = IdempotencyFilter.Fingerprint("POST", "/v1/browsers", "", Encoding.UTF8.GetBytes(BrowserBody)) });
+            pending.Parameters.Add(new NpgsqlParameter { Value = reservation });
+            pending.Parameters.Add(new NpgsqlParameter { Value = host.Clock.GetUtcNow() });
+            await pending.ExecuteNonQueryAsync();
+        }
+
+        // Warm: the route and the key store answer in milliseconds, so a retry that did not wait would be done well within the check below.
+        Assert.Equal(HttpStatusCode.Accepted, (await Post(http, "/v1/browsers", BrowserBody, "warm-up")).StatusCode);
+        var retry = Post(http, "/v1/browsers", BrowserBody, "first-running");
+        Assert.NotSame(retry, await Task.WhenAny(retry, Task.Delay(TimeSpan.FromMilliseconds(300)))); // still waiting: it neither ran nor gave up
+        // The first request (another API process, played here) finishes with an answer this API would never write itself.
+        await using (var done = host.Database.DataSource.CreateCommand("""
+            UPDATE api.idempotency_keys SET state = 'done', status_code = 202, content_type = 'application/json; charset=utf-8', body = $2
+            WHERE reservation = $1
+            """))
+        {
+            done.Parameters.Add(new NpgsqlParameter { Value = reservation });
+            done.Parameters.Add(new NpgsqlParameter { Value = """{"answeredBy":"the first request"}"""u8.ToArray() });
+            Assert.Equal(1, await done.ExecuteNonQueryAsync());
+        }
+
+        var answer = await retry;
+        Assert.Equal(HttpStatusCode.Accepted, answer.StatusCode);
+        Assert.True(Replayed(answer));
+        Assert.Equal("the first request", (await Json(answer))["answeredBy"]!.GetValue<string>());
+        Assert.Equal(1, await BoxesRequestedBy(orgId)); // the warm-up's
+    }
+
+    [Fact]
+    public async Task A_box_create_whose_key_was_taken_over_meanwhile_rolls_back_and_makes_no_box()
+    {
+        var (http, orgId, _) = await Org();
+        // Hold the organisation's create lock (BoxCatalog.CreateAsync takes it) so the create stops inside its transaction.
+        await using var conn = await host.Database.DataSource.OpenConnectionAsync();
+        await using var tx = await conn.BeginTransactionAsync();
+        await using (var hold = new NpgsqlCommand("SELECT pg_advisory_xact_lock(hashtextextended($1, 13))", conn, tx))
+        {
+            hold.Parameters.Add(new NpgsqlParameter { Value = "org-boxes:" + orgId });
+            await hold.ExecuteNonQueryAsync();
+        }
+        var create = Post(http, "/v1/browsers", BrowserBody, "taken-over");
+        var seen = Stopwatch.StartNew();
+        while (true)
+        {
+            await using var waiting = host.Database.DataSource.CreateCommand(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'");
+            if ((long)(await waiting.ExecuteScalarAsync())! > 0) break;
+            Assert.True(seen.Elapsed < Deadline, "the create never reached the organisation's lock");
+            await Task.Delay(20);
+        }
+
+        // Meanwhile another request takes the key over (as it would one pending past Idempotency:AbandonedAfter).
+        await using (var takeOver = host.Database.DataSource.CreateCommand(
+            "UPDATE api.idempotency_keys SET reservation = $3 WHERE organization_id = $1 AND key = $2 AND state = 'pending'"))
+        {
+            takeOver.Parameters.Add(new NpgsqlParameter { Value = orgId });
+            takeOver.Parameters.Add(new NpgsqlParameter { Value = "taken-over" });
+            takeOver.Parameters.Add(new NpgsqlParameter { Value = Guid.NewGuid() });
+            Assert.Equal(1, await takeOver.ExecuteNonQueryAsync());
+        }
+        await tx.CommitAsync();
+
+        var answer = await create;
+        Assert.Equal(HttpStatusCode.Conflict, answer.StatusCode);
+        Assert.Contains("in progress", ErrorMessage(await Json(answer)));
+        Assert.Equal(0, await BoxesRequestedBy(orgId));
+    }
+
+    [Fact]
     public async Task A_key_is_forgotten_after_24_hours_and_expired_rows_are_cleaned_up()
     {
         var (http, orgId, _) = await Org();
