@@ -44,7 +44,7 @@ public sealed class CliIo
     public static CliIo ForConsole()
     {
         var (stdinIsTerminal, stdoutIsTerminal, stderrIsTerminal) = (!Console.IsInputRedirected, !Console.IsOutputRedirected, !Console.IsErrorRedirected);
-        return new CliIo(
+        var io = new CliIo(
             stdinIsTerminal ? TerminalStreams.Open(0, FileAccess.Read) ?? Console.OpenStandardInput() : Console.OpenStandardInput(),
             stdoutIsTerminal ? TerminalStreams.Open(1, FileAccess.Write) ?? Console.OpenStandardOutput() : Console.OpenStandardOutput(),
             new StreamWriter(stderrIsTerminal ? TerminalStreams.Open(2, FileAccess.Write) ?? Console.OpenStandardError() : Console.OpenStandardError(),
@@ -54,5 +54,10 @@ public sealed class CliIo
             StdoutIsTerminal = stdoutIsTerminal,
             StderrIsTerminal = stderrIsTerminal,
         };
+        // Console.Out/Error are looked at by libraries (Spectre compares writers with them); created lazily by .NET they
+        // would initialise its terminal handling, so they are ours from the start.
+        Console.SetOut(io.Out);
+        Console.SetError(io.Err);
+        return io;
     }
 }

@@ -50,7 +50,7 @@ public sealed class Invocation : IDisposable
     public async Task<T> WhileWaitingAsync<T>(string message, Func<Task<T>> work)
     {
         if (Json || !Io.StderrIsTerminal) return await work();
-        var console = Printer.CreateConsole(Io.Err, colour: !Io.NoColor, interactive: true);
+        var console = Printer.CreateConsole(Io.Err, colour: !Io.NoColor, interactive: true, fd: 2);
         return await console.Status().Spinner(Spinner.Known.Dots).StartAsync(Markup.Escape(message), _ => work());
     }
 

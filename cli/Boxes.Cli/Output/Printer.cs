@@ -31,7 +31,8 @@ public sealed class Printer
     public CliIo Io => _io;
     public IAnsiConsole Console => _console;
 
-    public static IAnsiConsole CreateConsole(TextWriter writer, bool colour, bool interactive)
+    /// <param name="fd">The descriptor <paramref name="writer"/> ends up on (1 or 2), for its terminal's size.</param>
+    public static IAnsiConsole CreateConsole(TextWriter writer, bool colour, bool interactive, int fd = 1)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
@@ -41,9 +42,11 @@ public sealed class Printer
             Interactive = interactive ? InteractionSupport.Yes : InteractionSupport.No,
             Out = new AnsiConsoleOutput(writer),
         });
-        // The terminal's real width (Spectre would otherwise ask System.Console, see WindowSize); redirected: wide enough
-        // that tables of ids and timestamps do not wrap.
-        console.Profile.Width = interactive ? Terminal.WindowSize.Of(1)?.Cols ?? 80 : 160;
+        // Width and height are always set: left alone, Spectre asks System.Console, whose first use switches the terminal
+        // to keypad-transmit mode (see WindowSize). Redirected: wide enough that tables of ids and timestamps do not wrap.
+        var size = interactive ? Terminal.WindowSize.Of(fd) : null;
+        console.Profile.Width = size?.Cols ?? (interactive ? 80 : 160);
+        console.Profile.Height = size?.Rows ?? 24;
         return console;
     }
 

@@ -53,11 +53,18 @@ internal static class TerminalSession
                 await SendResizeAsync(socket, sendLock, size, stop.Token);
             }
 
-            var input = Task.Run(() => PumpInputAsync(io.Stdin, socket, sendLock, sendEndOfInput: !interactive, stop.Token), stop.Token);
+            // Piped input waits for the shell's first output (its prompt): bytes that arrive while the shell is still
+            // starting can be discarded when it sets up its terminal, and a script would then hang. A person waits anyway.
+            var shellStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var input = Task.Run(async () =>
+            {
+                if (!interactive) await WaitQuietlyAsync(shellStarted.Task, FirstOutputWait, stop.Token);
+                await PumpInputAsync(io.Stdin, socket, sendLock, sendEndOfInput: !interactive, stop.Token);
+            }, stop.Token);
             int? exitCode;
             try
             {
-                exitCode = await ReceiveAsync(socket, io.Stdout, stop.Token);
+                exitCode = await ReceiveAsync(socket, io.Stdout, shellStarted, stop.Token);
             }
             catch (OperationCanceledException) when (endedBySignal != 0)
             {
@@ -99,6 +106,21 @@ internal static class TerminalSession
         }
     }
 
+    /// <summary>How long piped input waits for the shell's first output before it is sent regardless.</summary>
+    private static readonly TimeSpan FirstOutputWait = TimeSpan.FromSeconds(10);
+
+    private static async Task WaitQuietlyAsync(Task task, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await task.WaitAsync(timeout, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            // A shell that prints nothing (no prompt) still gets its input.
+        }
+    }
+
     /// <summary>Every chunk of stdin as a binary frame, as soon as it is read.</summary>
     private static async Task PumpInputAsync(Stream stdin, ClientWebSocket socket, SemaphoreSlim sendLock, bool sendEndOfInput, CancellationToken cancellationToken)
     {
@@ -116,7 +138,7 @@ internal static class TerminalSession
     }
 
     /// <summary>Writes binary frames to stdout until the server reports the exit code (returned) or closes (null).</summary>
-    private static async Task<int?> ReceiveAsync(ClientWebSocket socket, Stream stdout, CancellationToken cancellationToken)
+    private static async Task<int?> ReceiveAsync(ClientWebSocket socket, Stream stdout, TaskCompletionSource firstOutput, CancellationToken cancellationToken)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         var text = new MemoryStream();
@@ -140,6 +162,7 @@ internal static class TerminalSession
                     case WebSocketMessageType.Binary:
                         await stdout.WriteAsync(buffer.AsMemory(0, result.Count), cancellationToken);
                         if (result.EndOfMessage) await stdout.FlushAsync(cancellationToken);
+                        firstOutput.TrySetResult();
                         break;
                     case WebSocketMessageType.Text:
                         text.Write(buffer, 0, result.Count);
