@@ -3,6 +3,7 @@ using Boxes.Api.Auth;
 using Boxes.Api.Billing;
 using Boxes.Api.Browsers;
 using Boxes.Api.Health;
+using Boxes.Api.Idempotency;
 using Boxes.Api.Lifecycle;
 using Boxes.Api.Projections;
 using Boxes.Api.Proxy;
@@ -46,6 +47,7 @@ public static class ApiRegistration
             .ConfigurePrimaryHttpMessageHandler(WorkerDataPlane.CreateHandler);
         builder.Services.AddArtifactsClient(builder.Configuration);
         builder.Services.AddWebhooksClient(builder.Configuration);
+        builder.Services.AddIdempotency(); // Idempotency-Key on the creates
         builder.AddBilling(); // Billing: the billing service's client, the monthly allowance check, Stripe checkout
         builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o => o.Limits.MaxRequestBodySize = 8 * 1024 * 1024);
 

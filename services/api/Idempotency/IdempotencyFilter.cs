@@ -174,22 +174,20 @@ public sealed class IdempotencyFilter(IdempotencyStore store, ILogger<Idempotenc
 
 public static class IdempotencyEndpoints
 {
-    // One filter (and store) per application, built on first use from what the API already registers: the data source,
-    // clock, configuration and logging. Keyed weakly by the application's services, so a test host's goes with it.
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IServiceProvider, IdempotencyFilter> Filters = new();
+    /// <summary>The store and the filter, one per application (<c>Idempotency:*</c> timings read once at startup).</summary>
+    public static IServiceCollection AddIdempotency(this IServiceCollection services)
+    {
+        services.AddSingleton(sp => IdempotencyTimings.From(sp.GetRequiredService<IConfiguration>()));
+        services.AddSingleton<IdempotencyStore>();
+        services.AddSingleton<IdempotencyFilter>();
+        return services;
+    }
 
     /// <summary>Honours <c>Idempotency-Key</c> on this route (see <see cref="IdempotencyFilter"/>). For creates only: routes that take a JSON body of at most 1 MiB.</summary>
     public static TBuilder WithIdempotency<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.AddEndpointFilterFactory((factory, next) =>
         {
-            var filter = Filters.GetValue(factory.ApplicationServices, Create);
+            var filter = factory.ApplicationServices.GetRequiredService<IdempotencyFilter>();
             return invocation => filter.InvokeAsync(invocation, next);
         });
-
-    private static IdempotencyFilter Create(IServiceProvider services)
-    {
-        var timings = IdempotencyTimings.From(services.GetRequiredService<IConfiguration>());
-        var store = ActivatorUtilities.CreateInstance<IdempotencyStore>(services, timings);
-        return ActivatorUtilities.CreateInstance<IdempotencyFilter>(services, store);
-    }
 }
