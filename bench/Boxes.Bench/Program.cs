@@ -5,13 +5,14 @@ using System.Text.Json.Nodes;
 using Boxes.Testing;
 
 // Measures the hot paths against the running platform (scripts/up.sh; reads .run/env).
-//   dotnet run --project bench/Boxes.Bench -c Release -- [browsers|sandboxes|webhooks|all] [count]
+//   dotnet run --project bench/Boxes.Bench -c Release -- [browsers|sandboxes|webhooks|sdk|all] [count]
 // Browsers: create→ready and the full lifecycle (create → CDP connect → open a page → close) p50/p95, and the same
 // page open/close against an already-running Chromium as the floor to compare with.
 // Sandboxes: create→first exec p50/p95 (sequential), exec round trip p50/p95 in one sandbox, and a burst of 50
 // sandboxes created at once (each answering its first exec).
 // Webhooks: event → delivered p50/p95 at a loopback receiver (sandbox create → its sandbox.ready; test route → webhook.test)
 // and deliveries per second to 10 endpoints (WebhooksBench; needs BOXES_ADMIN_KEY for an organisation of its own).
+// SDK: the same paths through Boxes.Sdk (SdkBench): LaunchAsync, first exec, exec round trip, a browser's launch.
 
 var env = LoadEnv();
 var apiUrl = env.GetValueOrDefault("BOXES_API_URL") ?? "http://127.0.0.1:8080";
@@ -28,6 +29,9 @@ if (what is "sandboxes" or "all") await BenchSandboxes(count ?? 50);
 if (what is "webhooks" or "all")
     await new WebhooksBench(new Uri(apiUrl), apiKey, env.GetValueOrDefault("BOXES_ADMIN_KEY"),
         () => WaitForFullPool(workerUrl, SandboxPoolFull)).RunAsync(count ?? 20);
+if (what is "sdk" or "all")
+    await new SdkBench(new Uri(apiUrl), apiKey, () => WaitForFullPool(workerUrl, SandboxPoolFull),
+        () => WaitForFullPool(workerUrl, p => p["idle"]!.GetValue<int>() >= p["size"]!.GetValue<int>())).RunAsync(count ?? 20);
 
 async Task BenchBrowsers(int sessions)
 {
