@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using Boxes.EndToEnd.Tests;
 using Boxes.Testing;
 
 /// <summary>

@@ -1,13 +1,5 @@
-using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using Boxes.Testing;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Xunit;
 
 namespace Boxes.Cli.Tests;
@@ -19,7 +11,7 @@ public sealed class AccountCliTests(PlatformFixture platform)
     [Fact]
     public async Task Webhooks_create_shows_the_secret_once_then_ls_test_deliveries_and_rm_work()
     {
-        await using var receiver = await Receiver.StartAsync();
+        await using var receiver = await WebhookReceiver.StartAsync();
         var created = await platform.JsonAsync("webhooks", "create", "--url", receiver.Url, "--event", "sandbox.ready", "--event", "sandbox.ended");
         var id = created["id"]!.GetValue<string>();
         Assert.StartsWith("whsec_", created["signingSecret"]!.GetValue<string>());
@@ -32,7 +24,7 @@ public sealed class AccountCliTests(PlatformFixture platform)
 
         var test = await platform.JsonAsync("webhooks", "test", id);
         var deliveryId = test["deliveryId"]!.GetValue<string>();
-        await Eventually.Until(() => receiver.Bodies.Any(b => b.Contains("webhook.test")), TimeSpan.FromSeconds(30), "the webhook.test delivery to arrive");
+        await receiver.WaitFor(d => d.Body.Contains("webhook.test"), TimeSpan.FromSeconds(30), "the webhook.test delivery to arrive");
         await Eventually.Until(async () => (await platform.JsonAsync("webhooks", "deliveries", id))["items"]!.AsArray(),
             items => items.Any(d => d!["deliveryId"]!.GetValue<string>() == deliveryId && d["status"]!.GetValue<string>() == "succeeded"),
             TimeSpan.FromSeconds(30), "the delivery to be logged as succeeded");
@@ -78,40 +70,5 @@ public sealed class AccountCliTests(PlatformFixture platform)
         Assert.False(string.IsNullOrWhiteSpace(result.Stderr));
         var again = await platform.RunAsync("usage", "export", "--format", "csv", "--after", result.Stderr.Trim());
         Assert.True(again.ExitCode == 0, again.ToString());
-    }
-
-    /// <summary>A webhook endpoint on 127.0.0.1 (the platform's development allow-list lets loopback through).</summary>
-    private sealed class Receiver : IAsyncDisposable
-    {
-        private readonly WebApplication _app;
-        private readonly ConcurrentQueue<string> _bodies = new();
-
-        private Receiver(WebApplication app) => _app = app;
-
-        public string Url { get; private set; } = "";
-        public IReadOnlyCollection<string> Bodies => _bodies;
-
-        public static async Task<Receiver> StartAsync()
-        {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.ClearProviders();
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            var app = builder.Build();
-            var receiver = new Receiver(app);
-            app.Run(async http =>
-            {
-                receiver._bodies.Enqueue(await new StreamReader(http.Request.Body).ReadToEndAsync(http.RequestAborted));
-                http.Response.StatusCode = 200;
-            });
-            await app.StartAsync();
-            receiver.Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/hooks";
-            return receiver;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
     }
 }

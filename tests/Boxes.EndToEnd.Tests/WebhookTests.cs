@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using Boxes.Testing;
@@ -349,38 +348,6 @@ public sealed class WebhookTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, (await owner.GetAsync($"/v1/webhooks/{webhook}")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await owner.PostAsync($"/v1/webhooks/{webhook}/test", null)).StatusCode);
         Assert.Empty((await Platform.ReadJson(await owner.GetAsync("/v1/webhooks")))["items"]!.AsArray());
-    }
-}
-
-/// <summary>
-/// Verifying a delivery as a receiver would, written from the Standard Webhooks specification
-/// (https://www.standardwebhooks.com) and independent of the platform's own signer: the secret is <c>whsec_</c> +
-/// base64 of the key; the signed content is <c>"{webhook-id}.{webhook-timestamp}.{body}"</c>; each signature is
-/// <c>v1,</c> + base64(HMAC-SHA256(key, content)); the header holds one or more, separated by spaces.
-/// </summary>
-internal static class StandardWebhooks
-{
-    public static byte[] Key(string secret)
-    {
-        Assert.StartsWith("whsec_", secret);
-        return Convert.FromBase64String(secret["whsec_".Length..]);
-    }
-
-    /// <summary>The base64 part of each <c>v1,</c> signature in the header (other versions are not ours to check).</summary>
-    public static IReadOnlyList<string> Signatures(string header) =>
-        [.. header.Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(s => s.StartsWith("v1,", StringComparison.Ordinal)).Select(s => s[3..])];
-
-    /// <summary>The header's signatures that verify with <paramref name="secret"/>.</summary>
-    public static IReadOnlyList<string> VerifyingSignatures(string secret, WebhookReceiver.Delivery delivery)
-    {
-        var expected = HMACSHA256.HashData(Key(secret), Encoding.UTF8.GetBytes($"{delivery.WebhookId}.{delivery.Timestamp}.{delivery.Body}"));
-        return [.. Signatures(delivery.Signature ?? "").Where(s => CryptographicOperations.FixedTimeEquals(expected, Decode(s)))];
-    }
-
-    private static byte[] Decode(string base64)
-    {
-        try { return Convert.FromBase64String(base64); }
-        catch (FormatException) { return []; }
     }
 }
 

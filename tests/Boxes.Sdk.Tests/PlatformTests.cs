@@ -1,14 +1,7 @@
-using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using Boxes.Testing;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Boxes.Sdk.Tests;
 
@@ -166,7 +159,7 @@ public sealed class PlatformTests(PlatformFixture platform)
     [Fact]
     public async Task Webhooks_are_created_listed_read_tested_logged_rotated_and_deleted()
     {
-        await using var receiver = await Receiver.StartAsync();
+        await using var receiver = await WebhookReceiver.StartAsync();
         using var cloud = new BrowserCloud(platform.Options());
 
         var webhook = await cloud.CreateWebhookAsync(new CreateWebhookRequest { Url = receiver.Url, EventTypes = ["session.ready", "session.ended"] });
@@ -179,7 +172,7 @@ public sealed class PlatformTests(PlatformFixture platform)
         Assert.Null(read.SigningSecret);
 
         var test = await cloud.TestWebhookAsync(webhook.Id);
-        await Eventually.Until(() => receiver.Bodies.Any(b => b.Contains("webhook.test")), Patience, "the test delivery to arrive");
+        await receiver.WaitFor(d => d.Body.Contains("webhook.test"), Patience, "the test delivery to arrive");
         var deliveries = await Eventually.Until(() => cloud.ListWebhookDeliveriesAsync(webhook.Id, limit: 10),
             page => page.Items.Any(d => d.DeliveryId == test.DeliveryId && d.Attempts.Count > 0), Patience, "the delivery's attempt to be logged");
         var delivery = deliveries.Items.Single(d => d.DeliveryId == test.DeliveryId);
@@ -299,41 +292,6 @@ public sealed class PlatformTests(PlatformFixture platform)
             Interlocked.Increment(ref _dropped);
             response.Dispose();
             throw new HttpRequestException(HttpRequestError.ResponseEnded, "The connection closed before the answer arrived (dropped by the test).");
-        }
-    }
-
-    /// <summary>A customer's webhook endpoint on 127.0.0.1 (up.sh's allow-list lets the webhooks service reach loopback).</summary>
-    private sealed class Receiver : IAsyncDisposable
-    {
-        private readonly WebApplication _app;
-        private readonly ConcurrentQueue<string> _bodies = new();
-
-        private Receiver(WebApplication app) => _app = app;
-
-        public string Url { get; private set; } = "";
-        public IReadOnlyList<string> Bodies => [.. _bodies];
-
-        public static async Task<Receiver> StartAsync()
-        {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.ClearProviders();
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            var app = builder.Build();
-            var receiver = new Receiver(app);
-            app.Run(async http =>
-            {
-                receiver._bodies.Enqueue(await new StreamReader(http.Request.Body).ReadToEndAsync(http.RequestAborted));
-                http.Response.StatusCode = 200;
-            });
-            await app.StartAsync();
-            receiver.Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/hooks";
-            return receiver;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
         }
     }
 }

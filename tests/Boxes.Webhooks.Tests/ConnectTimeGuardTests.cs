@@ -42,7 +42,7 @@ public sealed class ConnectTimeGuardTests(GuardHost host) : IClassFixture<GuardH
     [Fact]
     public async Task An_allow_listed_address_is_accepted_and_reached()
     {
-        await using var receiver = await WebhookReceiver.StartAsync(IPAddress.Parse("127.0.0.2"));
+        await using var receiver = await ScriptedWebhookReceiver.StartAsync(IPAddress.Parse("127.0.0.2"));
         var org = Guid.NewGuid();
         var webhook = await host.CreateWebhook(org, receiver.Url("allowed"), "session.ready");
         await host.SendTest(org, webhook.Id);
@@ -53,8 +53,8 @@ public sealed class ConnectTimeGuardTests(GuardHost host) : IClassFixture<GuardH
     public async Task A_name_that_resolves_to_a_refused_address_at_connect_time_is_never_connected_to()
     {
         // Two receivers on one port: the allowed 127.0.0.2 and the refused 127.0.0.1.
-        await using var allowed = await WebhookReceiver.StartAsync(IPAddress.Parse("127.0.0.2"));
-        await using var refused = await WebhookReceiver.StartAsync(IPAddress.Loopback, allowed.Port);
+        await using var allowed = await ScriptedWebhookReceiver.StartAsync(IPAddress.Parse("127.0.0.2"));
+        await using var refused = await ScriptedWebhookReceiver.StartAsync(IPAddress.Loopback, allowed.Port);
         var org = Guid.NewGuid();
         host.Resolver.Set("rebind.test", IPAddress.Parse("127.0.0.2"));
         var webhook = await host.CreateWebhook(org, $"http://rebind.test:{allowed.Port}/hook", "session.ready");
@@ -83,7 +83,7 @@ public sealed class ConnectTimeGuardTests(GuardHost host) : IClassFixture<GuardH
     public async Task A_real_name_resolving_to_loopback_is_refused_at_connect_time_too()
     {
         // Created while the name pointed at an allowed address; the system resolver then answers for localhost.
-        await using var refused = await WebhookReceiver.StartAsync(IPAddress.Loopback);
+        await using var refused = await ScriptedWebhookReceiver.StartAsync(IPAddress.Loopback);
         var org = Guid.NewGuid();
         host.Resolver.Set("localhost", IPAddress.Parse("127.0.0.2"));
         var webhook = await host.CreateWebhook(org, $"http://localhost:{refused.Port}/hook", "session.ready");

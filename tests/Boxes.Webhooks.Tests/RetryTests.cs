@@ -87,7 +87,7 @@ public sealed class RetryTests(RetryHost host) : IClassFixture<RetryHost>
         Assert.Equal("connection refused", WebhooksHost.Attempts(refused)[0]!["error"]!.GetValue<string>());
         Assert.Null(WebhooksHost.Attempts(refused)[0]!["statusCode"]);
 
-        await using var late = await WebhookReceiver.StartAsync(port: port);
+        await using var late = await ScriptedWebhookReceiver.StartAsync(port: port);
         var delivered = await host.WaitForDelivery(org, webhook.Id, deliveryId, d => WebhooksHost.Status(d) is "succeeded" or "failed", "the delivery to finish");
         // Four attempts 300 ms apart leave time for the receiver to start; if it lost that race the test says so.
         Assert.True(WebhooksHost.Status(delivered) == "succeeded", $"the endpoint started too late: {delivered.ToJsonString()}");

@@ -53,7 +53,7 @@ public class WebhooksHost : IAsyncLifetime
 
     public PostgresDatabase Database { get; private set; } = null!;
     public RabbitMqVirtualHost Broker { get; private set; } = null!;
-    public WebhookReceiver Receiver { get; private set; } = null!;
+    public ScriptedWebhookReceiver Receiver { get; private set; } = null!;
     public OffsetClock Clock { get; } = new();
     public SwitchableResolver Resolver { get; } = new();
     public ConsumedEvents Consumed { get; } = new();
@@ -72,7 +72,7 @@ public class WebhooksHost : IAsyncLifetime
     {
         Database = await PostgresDatabase.CreateAsync("webhooks_test");
         Broker = await RabbitMqVirtualHost.CreateAsync();
-        Receiver = await WebhookReceiver.StartAsync();
+        Receiver = await ScriptedWebhookReceiver.StartAsync();
         Store = new Store(Database.DataSource);
         // The service first: its migrations make the event store's tables, and its queue must be bound before the
         // relay publishes (RabbitMQ drops what reaches an exchange with no queue).

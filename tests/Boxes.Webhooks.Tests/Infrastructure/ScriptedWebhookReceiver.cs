@@ -3,12 +3,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Boxes.Testing;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Boxes.Webhooks.Tests.Infrastructure;
 
@@ -28,7 +23,7 @@ public sealed record ReceivedWebhook(string Path, IReadOnlyDictionary<string, st
 public sealed record Reply(int Status = 200)
 {
     public TimeSpan Delay { get; init; }
-    /// <summary>Holds the request open until <see cref="WebhookReceiver.Release"/> (or the caller gives up), then answers.</summary>
+    /// <summary>Holds the request open until <see cref="ScriptedWebhookReceiver.Release"/> (or the caller gives up), then answers.</summary>
     public bool Hold { get; init; }
     public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
 
@@ -42,33 +37,20 @@ public sealed record Reply(int Status = 200)
 /// request per path and answers each path from a script (the n-th request gets the n-th reply; the last repeats;
 /// 200 when unscripted).
 /// </summary>
-public sealed class WebhookReceiver : IAsyncDisposable
+public sealed class ScriptedWebhookReceiver : IAsyncDisposable
 {
-    private readonly WebApplication _app;
     private readonly ConcurrentDictionary<string, PathState> _paths = new();
+    private LoopbackServer _server = null!;
 
-    public string Address { get; }
-    public int Port { get; }
+    public string Address => _server.Address;
+    public int Port => _server.Port;
 
-    private WebhookReceiver(WebApplication app, string address, int port)
+    private ScriptedWebhookReceiver() { }
+
+    public static async Task<ScriptedWebhookReceiver> StartAsync(IPAddress? address = null, int port = 0)
     {
-        _app = app;
-        Address = address;
-        Port = port;
-    }
-
-    public static async Task<WebhookReceiver> StartAsync(IPAddress? address = null, int port = 0)
-    {
-        var ip = address ?? IPAddress.Loopback;
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(ip, port));
-        var app = builder.Build();
-        WebhookReceiver? self = null;
-        app.Map("/{**path}", (HttpContext http) => self!.HandleAsync(http));
-        await app.StartAsync();
-        var bound = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
-        self = new WebhookReceiver(app, $"http://{ip}:{bound.Port}", bound.Port);
+        var self = new ScriptedWebhookReceiver();
+        self._server = await LoopbackServer.StartAsync(app => app.Map("/{**path}", (HttpContext http) => self.HandleAsync(http)), address, port);
         return self;
     }
 
@@ -135,8 +117,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         foreach (var state in _paths.Values) state.Released.TrySetResult();
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        await _server.DisposeAsync();
     }
 
     private sealed class PathState
