@@ -32,6 +32,20 @@ public sealed class PoolTests(ITestOutputHelper output) : ChromiumTestBase(outpu
     }
 
     [Fact]
+    public async Task A_take_that_empties_the_pool_refills_it_at_once_even_while_an_earlier_refill_waits_out_its_delay()
+    {
+        Options.RefillDelay = TimeSpan.FromHours(1); // a take that leaves a browser idle would refill only after an hour
+        await Pool.StartAsync(CancellationToken.None);
+        await Eventually.Until(() => Pool.IdleCount == PoolSize, Deadline, "a warm pool");
+
+        await using var first = await Pool.TakeAsync(CancellationToken.None);
+        Assert.Equal(PoolSize - 1, Pool.IdleCount);
+        await using var second = await Pool.TakeAsync(CancellationToken.None); // the pool is empty now
+
+        await Eventually.Until(() => Pool.IdleCount == PoolSize, Deadline, "the emptied pool to refill without waiting for the delay");
+    }
+
+    [Fact]
     public async Task A_burst_bigger_than_the_pool_is_served_and_the_pool_never_overfills()
     {
         await Pool.StartAsync(CancellationToken.None);

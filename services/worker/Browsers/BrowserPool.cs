@@ -16,6 +16,7 @@ public sealed class BrowserPool(ChromiumLauncher launcher, IOptions<ChromiumOpti
     private readonly List<ChromiumProcess> _idle = []; // oldest first; guarded by _gate
     private bool _refilling;                            // guarded by _gate: at most one refill loop
     private Task _refill = Task.CompletedTask;          // guarded by _gate
+    private CancellationTokenSource? _cutDelay;         // guarded by _gate: ends a refill's RefillDelay early
     private readonly CancellationTokenSource _stopping = new();
 
     /// <summary>Idle browsers that are still alive.</summary>
@@ -68,24 +69,43 @@ public sealed class BrowserPool(ChromiumLauncher launcher, IOptions<ChromiumOpti
         }
         finally
         {
-            TriggerRefill();
+            // While other browsers wait idle, the session just started gets its first second to itself.
+            TriggerRefill(IdleCount > 0 ? options.Value.RefillDelay : TimeSpan.Zero);
         }
     }
 
     /// <summary>Starts the refill loop unless it already runs (it re-reads the pool before it ends, so no request is lost).</summary>
-    private void TriggerRefill()
+    /// <remarks>
+    /// A refill asked for at once (the pool ran empty) while the loop still waits out its delay cuts the wait short: an
+    /// empty pool is never left waiting for the delay.
+    /// </remarks>
+    private void TriggerRefill(TimeSpan delay = default)
     {
         lock (_gate)
         {
-            if (_refilling || _stopping.IsCancellationRequested) return;
+            if (_stopping.IsCancellationRequested) return;
+            if (_refilling)
+            {
+                if (delay <= TimeSpan.Zero) _cutDelay?.Cancel();
+                return;
+            }
             _refilling = true;
-            _refill = Task.Run(RefillLoopAsync);
+            var cut = delay > TimeSpan.Zero ? CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token) : null;
+            _cutDelay = cut;
+            _refill = Task.Run(() => RefillLoopAsync(delay, cut));
         }
     }
 
-    /// <summary>Tops the pool up to PoolSize, launching up to RefillParallelism at once.</summary>
-    private async Task RefillLoopAsync()
+    /// <summary>Tops the pool up to PoolSize, launching up to RefillParallelism at once, after <paramref name="delay"/>.</summary>
+    private async Task RefillLoopAsync(TimeSpan delay, CancellationTokenSource? cut)
     {
+        if (cut is not null)
+        {
+            try { await Task.Delay(delay, cut.Token); }
+            catch (OperationCanceledException) { } // cut short, or stopping: the loop's top decides
+            lock (_gate) _cutDelay = null; // under the lock TriggerRefill cancels it under, so it is never cancelled disposed
+            cut.Dispose();
+        }
         var failures = 0;
         while (true)
         {
@@ -132,10 +152,10 @@ public sealed class BrowserPool(ChromiumLauncher launcher, IOptions<ChromiumOpti
             // A broken Chromium (bad path, full disk) must not spin: back off, and keep the loop (and with
             // it the _refilling flag) alive so takes do not start more loops meanwhile.
             failures++;
-            var delay = TimeSpan.FromSeconds(Math.Min(MaxRetryDelay.TotalSeconds, Math.Pow(2, failures - 1)));
+            var backoff = TimeSpan.FromSeconds(Math.Min(MaxRetryDelay.TotalSeconds, Math.Pow(2, failures - 1)));
             logger.LogError(failed.Exception?.GetBaseException(), "Could not pre-launch a browser; the pool has {Idle} of {PoolSize}; retrying in {Delay}",
-                IdleCount, options.Value.PoolSize, delay);
-            try { await Task.Delay(delay, _stopping.Token); }
+                IdleCount, options.Value.PoolSize, backoff);
+            try { await Task.Delay(backoff, _stopping.Token); }
             catch (OperationCanceledException) { }
         }
     }
