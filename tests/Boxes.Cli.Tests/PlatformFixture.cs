@@ -1,5 +1,3 @@
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Boxes.Testing;
 using Xunit;
@@ -22,15 +20,7 @@ public sealed class PlatformFixture : IAsyncLifetime
         ["BOXES_API_KEY"] = ApiKey,
     };
 
-    public async Task InitializeAsync()
-    {
-        using var admin = new HttpClient { BaseAddress = new Uri(ApiUrl), Timeout = TimeSpan.FromSeconds(30) };
-        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TestEnvironment.Require("BOXES_ADMIN_KEY"));
-        var res = await admin.PostAsJsonAsync("/v1/admin/organizations", new { name = $"cli-tests-{Guid.NewGuid():N}", plan = "pro" });
-        var body = await res.Content.ReadAsStringAsync();
-        Assert.True(res.IsSuccessStatusCode, $"creating the tests' organisation answered {(int)res.StatusCode}: {body}");
-        ApiKey = JsonNode.Parse(body)!["apiKey"]!.GetValue<string>();
-    }
+    public async Task InitializeAsync() => ApiKey = (await PlatformAdmin.CreateOrganizationAsync("pro", "cli-tests")).ApiKey;
 
     public Task DisposeAsync() => Task.CompletedTask;
 

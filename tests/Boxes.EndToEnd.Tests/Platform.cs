@@ -1,5 +1,4 @@
 using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Boxes.Testing;
@@ -26,11 +25,8 @@ public sealed class Platform
 
     public async Task<(string Id, string ApiKey)> CreateOrganizationAsync(string plan = "pro")
     {
-        using var admin = Client(AdminKey);
-        var res = await admin.PostAsJsonAsync("/v1/admin/organizations", new { name = $"e2e-{Guid.NewGuid():N}", plan });
-        res.EnsureSuccessStatusCode();
-        var body = await res.Content.ReadFromJsonAsync<JsonObject>();
-        return (body!["id"]!.GetValue<string>(), body["apiKey"]!.GetValue<string>());
+        var created = await PlatformAdmin.CreateOrganizationAsync(plan, "e2e");
+        return (created.Id, created.ApiKey);
     }
 
     public static async Task<JsonObject> ReadJson(HttpResponseMessage res) =>

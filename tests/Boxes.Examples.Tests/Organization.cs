@@ -1,5 +1,4 @@
 using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Boxes.Testing;
 using Xunit;
@@ -42,15 +41,8 @@ public sealed class Organization : IAsyncDisposable
 
     public static async Task<Organization> CreateAsync(string plan, CancellationToken cancellationToken)
     {
-        var apiUrl = new Uri(TestEnvironment.Require("BOXES_API_URL"));
-        using var admin = Client(apiUrl, TestEnvironment.Require("BOXES_ADMIN_KEY"));
-        using var response = await admin.PostAsJsonAsync("/v1/admin/organizations", new { name = $"examples-{Guid.NewGuid():N}", plan }, cancellationToken);
-        var body = await response.Content.ReadAsStringAsync(cancellationToken);
-        if (!response.IsSuccessStatusCode)
-            throw new InvalidOperationException($"Creating an organisation answered {(int)response.StatusCode}: {body}");
-        var apiKey = JsonNode.Parse(body)?["apiKey"]?.GetValue<string>()
-            ?? throw new InvalidOperationException($"Creating an organisation answered without an apiKey: {body}");
-        return new Organization(apiUrl, apiKey);
+        var created = await PlatformAdmin.CreateOrganizationAsync(plan, "examples", cancellationToken);
+        return new Organization(PlatformAdmin.ApiUrl, created.ApiKey);
     }
 
     /// <summary>Every browser session and sandbox of the organisation, following the lists' cursors.</summary>

@@ -1,6 +1,3 @@
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Text.Json.Nodes;
 using Boxes.Testing;
 
 namespace Boxes.Sdk.Tests;
@@ -12,7 +9,6 @@ namespace Boxes.Sdk.Tests;
 public sealed class PlatformFixture : IAsyncLifetime
 {
     public string ApiUrl { get; } = TestEnvironment.Require("BOXES_API_URL");
-    private string AdminKey { get; } = TestEnvironment.Require("BOXES_ADMIN_KEY");
 
     /// <summary>A <c>pro</c> organisation's key, shared by the tests that need no organisation to themselves.</summary>
     public string ProKey { get; private set; } = "";
@@ -22,15 +18,8 @@ public sealed class PlatformFixture : IAsyncLifetime
     public Task DisposeAsync() => Task.CompletedTask;
 
     /// <summary>A fresh organisation on <paramref name="plan"/>; returns its API key.</summary>
-    public async Task<string> CreateOrganizationAsync(string plan)
-    {
-        using var admin = new HttpClient { BaseAddress = new Uri(ApiUrl), Timeout = TimeSpan.FromSeconds(30) };
-        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AdminKey);
-        using var response = await admin.PostAsJsonAsync("/v1/admin/organizations", new { name = $"sdk-tests-{Guid.NewGuid():N}", plan });
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode, $"creating a {plan} organisation answered {(int)response.StatusCode}: {body}");
-        return JsonNode.Parse(body)!["apiKey"]!.GetValue<string>();
-    }
+    public async Task<string> CreateOrganizationAsync(string plan) =>
+        (await PlatformAdmin.CreateOrganizationAsync(plan, "sdk-tests")).ApiKey;
 
     public BoxesClientOptions Options(string? key = null, HttpMessageHandler? handler = null) => new()
     {
