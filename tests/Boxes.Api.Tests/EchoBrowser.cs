@@ -1,11 +1,7 @@
 using System.Net.WebSockets;
+using Boxes.Testing;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Boxes.Api.Tests;
 
@@ -15,26 +11,28 @@ namespace Boxes.Api.Tests;
 /// </summary>
 public sealed class EchoBrowser : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private LoopbackServer _server = null!;
     private int _connections;
 
-    private EchoBrowser(WebApplication app) => _app = app;
+    private EchoBrowser() { }
 
     public int Connections => Volatile.Read(ref _connections);
-    public string Endpoint { get; private set; } = "";
+    public string Endpoint => _server.Address.Replace("http://", "ws://") + "/devtools/browser/test";
 
     public static async Task<EchoBrowser> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        var echo = new EchoBrowser(app);
+        var echo = new EchoBrowser();
+        echo._server = await LoopbackServer.StartAsync(app => echo.Map(app));
+        return echo;
+    }
+
+    private void Map(WebApplication app)
+    {
         app.UseWebSockets();
         app.Map("/devtools/browser/test", async (HttpContext http) =>
         {
             if (!http.WebSockets.IsWebSocketRequest) return Results.BadRequest();
-            Interlocked.Increment(ref echo._connections);
+            Interlocked.Increment(ref _connections);
             using var ws = await http.WebSockets.AcceptWebSocketAsync();
             var buffer = new byte[1024 * 1024];
             while (true)
@@ -47,15 +45,7 @@ public sealed class EchoBrowser : IAsyncDisposable
             }
             return Results.Empty;
         });
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        echo.Endpoint = address.Replace("http://", "ws://") + "/devtools/browser/test";
-        return echo;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }

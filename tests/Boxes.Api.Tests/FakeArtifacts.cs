@@ -1,13 +1,9 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Boxes.ServiceDefaults;
+using Boxes.Testing;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Boxes.Api.Tests;
 
@@ -20,14 +16,14 @@ public sealed class FakeArtifacts : IAsyncDisposable
     public sealed record Stored(Guid ArtifactId, Guid BoxId, Guid OrganizationId, string Kind, string ContentType, long SizeBytes, string Sha256,
         DateTimeOffset CreatedAt);
 
-    private readonly WebApplication _app;
+    private LoopbackServer _server = null!;
     private readonly ConcurrentDictionary<Guid, (Stored Record, byte[] Bytes)> _artifacts = new();
     private int _withoutKey;
     private int _requests;
 
-    private FakeArtifacts(WebApplication app) => _app = app;
+    private FakeArtifacts() { }
 
-    public string Address { get; private set; } = "";
+    public string Address => _server.Address;
     /// <summary>Requests that came without the internal key (must stay 0).</summary>
     public int RequestsWithoutKey => Volatile.Read(ref _withoutKey);
     /// <summary>Every request that reached this server.</summary>
@@ -43,17 +39,19 @@ public sealed class FakeArtifacts : IAsyncDisposable
 
     public static async Task<FakeArtifacts> StartAsync(string internalKey)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        var fake = new FakeArtifacts(app);
+        var fake = new FakeArtifacts();
+        fake._server = await LoopbackServer.StartAsync(app => fake.Map(app, internalKey));
+        return fake;
+    }
+
+    private void Map(WebApplication app, string internalKey)
+    {
         app.Use(async (http, next) =>
         {
-            Interlocked.Increment(ref fake._requests);
+            Interlocked.Increment(ref _requests);
             if (http.Request.Headers[InternalApi.HeaderName] != internalKey)
             {
-                Interlocked.Increment(ref fake._withoutKey);
+                Interlocked.Increment(ref _withoutKey);
                 http.Response.StatusCode = 401;
                 await http.Response.WriteAsJsonAsync(new { error = new { code = "UNAUTHENTICATED", message = "internal key required" } });
                 return;
@@ -61,21 +59,14 @@ public sealed class FakeArtifacts : IAsyncDisposable
             await next(http);
         });
         app.MapGet("/internal/artifacts/{id:guid}", (Guid id) =>
-            fake._artifacts.TryGetValue(id, out var a) ? Results.Json(a.Record) : NotFound());
+            _artifacts.TryGetValue(id, out var a) ? Results.Json(a.Record) : NotFound());
         app.MapGet("/internal/artifacts/{id:guid}/content", (Guid id) =>
-            fake._artifacts.TryGetValue(id, out var a) ? Results.Bytes(a.Bytes, a.Record.ContentType) : NotFound());
+            _artifacts.TryGetValue(id, out var a) ? Results.Bytes(a.Bytes, a.Record.ContentType) : NotFound());
         app.MapGet("/internal/artifacts", (Guid boxId) =>
-            Results.Json(new { items = fake._artifacts.Values.Select(a => a.Record).Where(r => r.BoxId == boxId).OrderBy(r => r.CreatedAt) }));
-        await app.StartAsync();
-        fake.Address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return fake;
+            Results.Json(new { items = _artifacts.Values.Select(a => a.Record).Where(r => r.BoxId == boxId).OrderBy(r => r.CreatedAt) }));
     }
 
     private static IResult NotFound() => Results.Json(new { error = new { code = "NOT_FOUND", message = "no such artifact" } }, statusCode: 404);
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }

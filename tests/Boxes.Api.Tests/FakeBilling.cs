@@ -2,14 +2,10 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using Boxes.ServiceDefaults;
+using Boxes.Testing;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.WebUtilities;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Boxes.Api.Tests;
 
@@ -32,13 +28,13 @@ public sealed class FakeBilling : IAsyncDisposable
     /// <summary>The cursor the fake hands out after a page read from <paramref name="after"/> (none: the start).</summary>
     public static string NextCursor(string? after) => $"fake+cursor/{(after is null ? 0 : after.Length)}=";
 
-    private readonly WebApplication _app;
+    private LoopbackServer _server = null!;
     private readonly ConcurrentQueue<Request> _requests = new();
     private readonly ConcurrentDictionary<Guid, double> _vcpuSeconds = new();
 
-    private FakeBilling(WebApplication app) => _app = app;
+    private FakeBilling() { }
 
-    public string Address { get; private set; } = "";
+    public string Address => _server.Address;
     public Behaviour Mode { get; set; } = Behaviour.Normal;
     public IReadOnlyList<Request> Requests => [.. _requests];
     /// <summary>Requests that came without our internal key, less those a test sent so on purpose (<see cref="ForgetRequestsWithoutKey"/>).</summary>
@@ -57,22 +53,24 @@ public sealed class FakeBilling : IAsyncDisposable
 
     public static async Task<FakeBilling> StartAsync(string internalKey)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        var fake = new FakeBilling(app);
+        var fake = new FakeBilling();
+        fake._server = await LoopbackServer.StartAsync(app => fake.Map(app, internalKey));
+        return fake;
+    }
+
+    private void Map(WebApplication app, string internalKey)
+    {
         app.Use(async (http, next) =>
         {
             var withKey = http.Request.Headers[InternalApi.HeaderName] == internalKey;
-            fake._requests.Enqueue(new Request(http.Request.Method, http.Request.Path.Value!, http.Request.QueryString.Value ?? "", withKey));
+            _requests.Enqueue(new Request(http.Request.Method, http.Request.Path.Value!, http.Request.QueryString.Value ?? "", withKey));
             if (!withKey)
             {
                 http.Response.StatusCode = 401;
                 await http.Response.WriteAsJsonAsync(new { error = new { code = "UNAUTHENTICATED", message = "internal key required" } });
                 return;
             }
-            switch (fake.Mode)
+            switch (Mode)
             {
                 case Behaviour.Hang:
                     try { await Task.Delay(Timeout.Infinite, http.RequestAborted); } catch (OperationCanceledException) { }
@@ -87,8 +85,8 @@ public sealed class FakeBilling : IAsyncDisposable
         app.MapGet("/internal/organizations/{org:guid}/usage", (Guid org, string? from, string? to) =>
         {
             if (from == "yesterday") return Results.Json(new { error = new { code = "VALIDATION_FAILED", message = "from: must be an ISO 8601 time" } }, statusCode: 400);
-            if (fake.Mode == Behaviour.UsageWithoutFigures) return Results.Json(new { servedBy = "fake-billing" });
-            var seconds = fake._vcpuSeconds.GetValueOrDefault(org);
+            if (Mode == Behaviour.UsageWithoutFigures) return Results.Json(new { servedBy = "fake-billing" });
+            var seconds = _vcpuSeconds.GetValueOrDefault(org);
             return Results.Json(new
             {
                 totalSessions = 3,
@@ -105,10 +103,6 @@ public sealed class FakeBilling : IAsyncDisposable
         });
         app.MapGet("/internal/organizations/{org:guid}/usage/export", (Guid org, HttpContext http) => Feed(http, org));
         app.MapGet("/internal/usage/export", (HttpContext http) => Feed(http, null));
-
-        await app.StartAsync();
-        fake.Address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return fake;
     }
 
     /// <summary>Two records (an organisation's, or one of two organisations' each for the operator) in the asked format.</summary>
@@ -132,9 +126,5 @@ public sealed class FakeBilling : IAsyncDisposable
         return Results.Text(text.ToString(), format == "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8");
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }

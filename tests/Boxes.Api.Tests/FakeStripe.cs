@@ -1,11 +1,7 @@
 using System.Collections.Concurrent;
+using Boxes.Testing;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Boxes.Api.Tests;
 
@@ -20,14 +16,14 @@ public sealed class FakeStripe : IAsyncDisposable
     public sealed record Request(string Method, string Path, string? Authorization, string? IdempotencyKey, string? ContentType,
         IReadOnlyDictionary<string, string> Form);
 
-    private readonly WebApplication _app;
+    private LoopbackServer _server = null!;
     private readonly ConcurrentQueue<Request> _requests = new();
     private readonly ConcurrentDictionary<string, string> _sessionsByKey = new();
     private int _count;
 
-    private FakeStripe(WebApplication app) => _app = app;
+    private FakeStripe() { }
 
-    public string BaseUrl { get; private set; } = "";
+    public string BaseUrl => _server.Address;
     public IReadOnlyList<Request> Requests => [.. _requests];
 
     /// <summary>What to answer the n-th request (1-based) with, when not a session: a status and Stripe's error type. Null: the session.</summary>
@@ -37,21 +33,23 @@ public sealed class FakeStripe : IAsyncDisposable
 
     public static async Task<FakeStripe> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        var fake = new FakeStripe(app);
+        var fake = new FakeStripe();
+        fake._server = await LoopbackServer.StartAsync(app => fake.Map(app));
+        return fake;
+    }
+
+    private void Map(WebApplication app)
+    {
         app.Run(async http =>
         {
-            var number = Interlocked.Increment(ref fake._count);
+            var number = Interlocked.Increment(ref _count);
             var form = http.Request.HasFormContentType
                 ? (await http.Request.ReadFormAsync()).ToDictionary(f => f.Key, f => f.Value.ToString())
                 : [];
             string? Header(string name) => http.Request.Headers.TryGetValue(name, out var v) ? v.ToString() : null;
             var key = Header("Idempotency-Key");
-            fake._requests.Enqueue(new Request(http.Request.Method, http.Request.Path.Value!, Header("Authorization"), key, http.Request.ContentType, form));
-            if (fake.Respond(number) is { } failure)
+            _requests.Enqueue(new Request(http.Request.Method, http.Request.Path.Value!, Header("Authorization"), key, http.Request.ContentType, form));
+            if (Respond(number) is { } failure)
             {
                 http.Response.StatusCode = failure.Status;
                 await http.Response.WriteAsJsonAsync(new { error = new { type = failure.ErrorType, message = "Something went wrong (fake).", code = "fake_error" } });
@@ -63,7 +61,7 @@ public sealed class FakeStripe : IAsyncDisposable
                 await http.Response.WriteAsJsonAsync(new { error = new { type = "invalid_request_error", message = $"Unrecognized request URL ({http.Request.Method}: {http.Request.Path})." } });
                 return;
             }
-            var id = key is null ? $"cs_test_{Guid.NewGuid():N}" : fake._sessionsByKey.GetOrAdd(key, _ => $"cs_test_{Guid.NewGuid():N}");
+            var id = key is null ? $"cs_test_{Guid.NewGuid():N}" : _sessionsByKey.GetOrAdd(key, _ => $"cs_test_{Guid.NewGuid():N}");
             await http.Response.WriteAsJsonAsync(new Dictionary<string, object?>
             {
                 ["id"] = id,
@@ -77,14 +75,7 @@ public sealed class FakeStripe : IAsyncDisposable
                 ["url"] = SessionUrl(id),
             });
         });
-        await app.StartAsync();
-        fake.BaseUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return fake;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }

@@ -2,13 +2,9 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Boxes.ServiceDefaults;
+using Boxes.Testing;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Boxes.Api.Tests;
 
@@ -31,13 +27,13 @@ public sealed class FakeWebhooks : IAsyncDisposable
         public List<Guid> Deliveries { get; } = [];
     }
 
-    private readonly WebApplication _app;
+    private LoopbackServer _server = null!;
     private readonly ConcurrentDictionary<(Guid Org, Guid Id), Endpoint> _endpoints = new();
     private readonly ConcurrentQueue<Request> _requests = new();
 
-    private FakeWebhooks(WebApplication app) => _app = app;
+    private FakeWebhooks() { }
 
-    public string Address { get; private set; } = "";
+    public string Address => _server.Address;
     public Behaviour Mode { get; set; } = Behaviour.Normal;
     /// <summary>Everything that reached the service, in order.</summary>
     public IReadOnlyList<Request> Requests => [.. _requests];
@@ -48,16 +44,18 @@ public sealed class FakeWebhooks : IAsyncDisposable
 
     public static async Task<FakeWebhooks> StartAsync(string internalKey)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        var fake = new FakeWebhooks(app);
+        var fake = new FakeWebhooks();
+        fake._server = await LoopbackServer.StartAsync(app => fake.Map(app, internalKey));
+        return fake;
+    }
+
+    private void Map(WebApplication app, string internalKey)
+    {
         app.Use(async (http, next) =>
         {
             var withKey = http.Request.Headers[InternalApi.HeaderName] == internalKey;
             var text = await new StreamReader(http.Request.Body).ReadToEndAsync();
-            fake._requests.Enqueue(new Request(http.Request.Method, http.Request.Path.Value!, http.Request.QueryString.Value ?? "",
+            _requests.Enqueue(new Request(http.Request.Method, http.Request.Path.Value!, http.Request.QueryString.Value ?? "",
                 text.Length == 0 ? null : JsonNode.Parse(text)?.AsObject(), withKey));
             if (!withKey)
             {
@@ -65,7 +63,7 @@ public sealed class FakeWebhooks : IAsyncDisposable
                 await http.Response.WriteAsJsonAsync(new { error = new { code = "UNAUTHENTICATED", message = "internal key required" } });
                 return;
             }
-            switch (fake.Mode)
+            switch (Mode)
             {
                 case Behaviour.Hang:
                     try { await Task.Delay(Timeout.Infinite, http.RequestAborted); } catch (OperationCanceledException) { }
@@ -89,26 +87,26 @@ public sealed class FakeWebhooks : IAsyncDisposable
             if (body["eventTypes"]!.AsArray().Any(t => t!.GetValue<string>() == "no.such"))
                 return Error(400, "VALIDATION_FAILED", "eventTypes[0]: unknown event type \"no.such\".");
             var endpoint = new Endpoint(Guid.NewGuid(), org, url, body["eventTypes"]!.AsArray().DeepClone().AsArray(), "active", DateTimeOffset.UtcNow);
-            fake._endpoints[(org, endpoint.Id)] = endpoint;
+            _endpoints[(org, endpoint.Id)] = endpoint;
             var shown = Render(endpoint);
             shown["signingSecret"] = "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(24));
             return Results.Json(shown, statusCode: 201);
         });
         org.MapGet("", (Guid org) =>
-            Results.Json(new JsonObject { ["items"] = new JsonArray([.. fake._endpoints.Values.Where(e => e.Org == org).OrderBy(e => e.CreatedAt).Select(Render)]), ["servedBy"] = "fake-webhooks" }));
+            Results.Json(new JsonObject { ["items"] = new JsonArray([.. _endpoints.Values.Where(e => e.Org == org).OrderBy(e => e.CreatedAt).Select(Render)]), ["servedBy"] = "fake-webhooks" }));
         org.MapGet("/{id:guid}", (Guid org, Guid id) =>
-            fake._endpoints.TryGetValue((org, id), out var e) ? Results.Json(Render(e)) : NotFound(id));
+            _endpoints.TryGetValue((org, id), out var e) ? Results.Json(Render(e)) : NotFound(id));
         org.MapDelete("/{id:guid}", (Guid org, Guid id) =>
-            fake._endpoints.TryRemove((org, id), out _) ? Results.Json(new { id, deleted = true, servedBy = "fake-webhooks" }) : NotFound(id));
+            _endpoints.TryRemove((org, id), out _) ? Results.Json(new { id, deleted = true, servedBy = "fake-webhooks" }) : NotFound(id));
         org.MapPost("/{id:guid}/test", (Guid org, Guid id) =>
         {
-            if (!fake._endpoints.TryGetValue((org, id), out var e)) return NotFound(id);
+            if (!_endpoints.TryGetValue((org, id), out var e)) return NotFound(id);
             var delivery = Guid.NewGuid();
             lock (e.Deliveries) e.Deliveries.Add(delivery);
             return Results.Json(new { deliveryId = delivery, servedBy = "fake-webhooks" }, statusCode: 202);
         });
         org.MapPost("/{id:guid}/rotate-secret", (Guid org, Guid id) =>
-            fake._endpoints.ContainsKey((org, id))
+            _endpoints.ContainsKey((org, id))
                 ? Results.Json(new
                 {
                     signingSecret = "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(24)),
@@ -118,13 +116,13 @@ public sealed class FakeWebhooks : IAsyncDisposable
                 : NotFound(id));
         org.MapPost("/{id:guid}/enable", (Guid org, Guid id) =>
         {
-            if (!fake._endpoints.TryGetValue((org, id), out var e)) return NotFound(id);
-            fake._endpoints[(org, id)] = e = e with { Status = "active" };
+            if (!_endpoints.TryGetValue((org, id), out var e)) return NotFound(id);
+            _endpoints[(org, id)] = e = e with { Status = "active" };
             return Results.Json(Render(e));
         });
         org.MapGet("/{id:guid}/deliveries", (Guid org, Guid id) =>
         {
-            if (!fake._endpoints.TryGetValue((org, id), out var e)) return NotFound(id);
+            if (!_endpoints.TryGetValue((org, id), out var e)) return NotFound(id);
             List<Guid> deliveries;
             lock (e.Deliveries) deliveries = [.. e.Deliveries];
             var items = deliveries.AsEnumerable().Reverse().Select(d => new JsonObject
@@ -137,15 +135,11 @@ public sealed class FakeWebhooks : IAsyncDisposable
         });
         org.MapPost("/{id:guid}/deliveries/{delivery:guid}/replay", (Guid org, Guid id, Guid delivery) =>
         {
-            if (!fake._endpoints.TryGetValue((org, id), out var e)) return NotFound(id);
+            if (!_endpoints.TryGetValue((org, id), out var e)) return NotFound(id);
             lock (e.Deliveries)
                 if (!e.Deliveries.Contains(delivery)) return Error(404, "NOT_FOUND", $"Delivery {delivery} was not found.");
             return Results.Json(new { deliveryId = delivery, servedBy = "fake-webhooks" }, statusCode: 202);
         });
-
-        await app.StartAsync();
-        fake.Address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return fake;
     }
 
     private static JsonObject Render(Endpoint e) => new()
@@ -158,9 +152,5 @@ public sealed class FakeWebhooks : IAsyncDisposable
 
     private static IResult Error(int status, string code, string message) => Results.Json(new { error = new { code, message } }, statusCode: status);
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }

@@ -5,13 +5,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Boxes.Contracts;
 using Boxes.ServiceDefaults;
+using Boxes.Testing;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Boxes.Api.Tests;
 
@@ -24,15 +20,15 @@ namespace Boxes.Api.Tests;
 /// </summary>
 public sealed class FakeWorker : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private LoopbackServer _server = null!;
     private readonly ConcurrentDictionary<(Guid Box, string Path), byte[]> _files = new();
     private readonly ConcurrentQueue<(string Route, JsonObject? Body, string? Query)> _requests = new();
     private int _withoutKey;
     private int _terminals;
 
-    private FakeWorker(WebApplication app) => _app = app;
+    private FakeWorker() { }
 
-    public string Address { get; private set; } = "";
+    public string Address => _server.Address;
     public int RequestsWithoutKey => Volatile.Read(ref _withoutKey);
     public int TerminalConnections => Volatile.Read(ref _terminals);
     /// <summary>What reached the worker, in order: the route (e.g. "exec"), its JSON body, its query string.</summary>
@@ -45,19 +41,20 @@ public sealed class FakeWorker : IAsyncDisposable
 
     public static async Task<FakeWorker> StartAsync(ApiHost host)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var worker = new FakeWorker();
         // fs/write may carry up to 64 MiB, as the real worker allows.
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 64L * 1024 * 1024);
-        var app = builder.Build();
-        var worker = new FakeWorker(app);
+        worker._server = await LoopbackServer.StartAsync(app => worker.Map(app, host), kestrel: k => k.Limits.MaxRequestBodySize = 64L * 1024 * 1024);
+        return worker;
+    }
+
+    private void Map(WebApplication app, ApiHost host)
+    {
         app.UseWebSockets();
         app.Use(async (http, next) =>
         {
             if (http.Request.Headers[InternalApi.HeaderName] != ApiHost.InternalKey)
             {
-                Interlocked.Increment(ref worker._withoutKey);
+                Interlocked.Increment(ref _withoutKey);
                 http.Response.StatusCode = 401;
                 await http.Response.WriteAsJsonAsync(new { error = new { code = "UNAUTHENTICATED", message = "internal key required" } });
                 return;
@@ -68,7 +65,7 @@ public sealed class FakeWorker : IAsyncDisposable
         var box = app.MapGroup("/sandboxes/{id:guid}");
         box.MapPost("/exec", async (Guid id, HttpContext http) =>
         {
-            var body = await worker.Record("exec", http);
+            var body = await Record("exec", http);
             var command = body!["command"]!.GetValue<string>();
             // A command the tests use to see that the worker's own status and error pass through as they are.
             if (command == "teapot")
@@ -86,45 +83,45 @@ public sealed class FakeWorker : IAsyncDisposable
         });
         box.MapPost("/run-code", async (Guid id, HttpContext http) =>
         {
-            var body = await worker.Record("run-code", http);
+            var body = await Record("run-code", http);
             return Results.Json(new { stdout = body!["code"]!.GetValue<string>(), stderr = "", exitCode = 0, durationMs = 1, timedOut = false });
         });
         box.MapPut("/fs/write", async (Guid id, string path, HttpContext http) =>
         {
-            worker._requests.Enqueue(("fs/write", null, http.Request.QueryString.Value));
+            _requests.Enqueue(("fs/write", null, http.Request.QueryString.Value));
             using var ms = new MemoryStream();
             await http.Request.Body.CopyToAsync(ms);
-            worker._files[(id, path)] = ms.ToArray();
+            _files[(id, path)] = ms.ToArray();
             return Results.Json(new { path, size = ms.Length });
         });
         box.MapGet("/fs/read", (Guid id, string path, HttpContext http) =>
         {
-            worker._requests.Enqueue(("fs/read", null, http.Request.QueryString.Value));
-            return worker._files.TryGetValue((id, path), out var bytes)
+            _requests.Enqueue(("fs/read", null, http.Request.QueryString.Value));
+            return _files.TryGetValue((id, path), out var bytes)
                 ? Results.Bytes(bytes, "application/octet-stream")
                 : Results.Json(new { error = new { code = "NOT_FOUND", message = $"{path} does not exist" } }, statusCode: 404);
         });
         box.MapGet("/fs/list", (Guid id, string path, HttpContext http) =>
         {
-            worker._requests.Enqueue(("fs/list", null, http.Request.QueryString.Value));
-            var entries = worker._files.Where(f => f.Key.Box == id && f.Key.Path.StartsWith(path.TrimEnd('/') + "/", StringComparison.Ordinal))
+            _requests.Enqueue(("fs/list", null, http.Request.QueryString.Value));
+            var entries = _files.Where(f => f.Key.Box == id && f.Key.Path.StartsWith(path.TrimEnd('/') + "/", StringComparison.Ordinal))
                 .Select(f => new { name = f.Key.Path[(path.TrimEnd('/').Length + 1)..], type = "file", size = f.Value.Length, mtime = 0 });
             return Results.Json(new { entries });
         });
         box.MapPost("/pause", async (Guid id, HttpContext http) =>
         {
-            await worker.Record("pause", http);
-            if (worker.DuringPause is { } during) await during(id);
+            await Record("pause", http);
+            if (DuringPause is { } during) await during(id);
             return Results.Json(new { status = "paused" });
         });
         box.MapPost("/resume", async (Guid id, HttpContext http) =>
         {
-            await worker.Record("resume", http);
+            await Record("resume", http);
             return Results.Json(new { status = "ready" });
         });
         box.MapPost("/checkpoint", async (Guid id, HttpContext http) =>
         {
-            await worker.Record("checkpoint", http);
+            await Record("checkpoint", http);
             var owner = (await host.Store.ReadStreamAsync(Streams.ForBox(id))).Select(StoredEvents.Deserialize).OfType<BoxRequested>().Single().OrganizationId;
             var bytes = Encoding.UTF8.GetBytes($"workspace of {id} at {DateTimeOffset.UtcNow:O}");
             var stored = host.Artifacts.Add(id, owner, ArtifactKinds.Checkpoint, "application/gzip", bytes);
@@ -136,7 +133,7 @@ public sealed class FakeWorker : IAsyncDisposable
         box.Map("/terminal", async (Guid id, HttpContext http) =>
         {
             if (!http.WebSockets.IsWebSocketRequest) return Results.BadRequest();
-            Interlocked.Increment(ref worker._terminals);
+            Interlocked.Increment(ref _terminals);
             using var ws = await http.WebSockets.AcceptWebSocketAsync();
             var hello = JsonSerializer.SerializeToUtf8Bytes(new { type = "hello", cols = http.Request.Query["cols"].ToString(), rows = http.Request.Query["rows"].ToString() });
             await ws.SendAsync(hello, WebSocketMessageType.Text, true, http.RequestAborted);
@@ -151,10 +148,6 @@ public sealed class FakeWorker : IAsyncDisposable
             }
             return Results.Empty;
         });
-
-        await app.StartAsync();
-        worker.Address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return worker;
     }
 
     private async Task<JsonObject?> Record(string route, HttpContext http)
@@ -165,9 +158,5 @@ public sealed class FakeWorker : IAsyncDisposable
         return body;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }

@@ -1,10 +1,6 @@
+using Boxes.Testing;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Boxes.Examples.Tests;
 
@@ -16,36 +12,31 @@ public sealed class TestPage : IAsyncDisposable
 {
     public const string Title = "Boxes example page";
 
-    private readonly WebApplication _app;
+    private LoopbackServer _server = null!;
     private int _requests;
 
-    private TestPage(WebApplication app) => _app = app;
+    private TestPage() { }
 
-    public string Url { get; private set; } = "";
+    public string Url => _server.Address + "/";
     public int Requests => Volatile.Read(ref _requests);
 
     public static async Task<TestPage> StartAsync(CancellationToken cancellationToken)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        var page = new TestPage(app);
+        var page = new TestPage();
+        page._server = await LoopbackServer.StartAsync(page.Map, cancellationToken: cancellationToken);
+        return page;
+    }
+
+    private void Map(WebApplication app)
+    {
         app.Run(async http =>
         {
-            Interlocked.Increment(ref page._requests);
+            Interlocked.Increment(ref _requests);
             http.Response.ContentType = "text/html; charset=utf-8";
             await http.Response.WriteAsync($"<!doctype html><html><head><title>{Title}</title></head><body><p>hello</p></body></html>",
                 http.RequestAborted);
         });
-        await app.StartAsync(cancellationToken);
-        page.Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/";
-        return page;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync(CancellationToken.None);
-        await _app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }

@@ -2,13 +2,9 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Boxes.Testing;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Boxes.Sdk.Tests;
 
@@ -22,15 +18,15 @@ public sealed class ScriptedApi : IAsyncDisposable
     public sealed record Seen(int Number, string Method, string PathAndQuery, string? IdempotencyKey, string? Authorization,
         string? UserAgent, string? ContentType, byte[] Body, TimeSpan At);
 
-    private readonly WebApplication _app;
+    private LoopbackServer _server = null!;
     private readonly ConcurrentQueue<Seen> _seen = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private int _count;
 
-    private ScriptedApi(WebApplication app) => _app = app;
+    private ScriptedApi() { }
 
     /// <summary>The API's base URL.</summary>
-    public string Url { get; private set; } = "";
+    public string Url => _server.Address;
 
     /// <summary>Every request so far, in arrival order.</summary>
     public IReadOnlyList<Seen> Requests => [.. _seen.OrderBy(s => s.Number)];
@@ -38,24 +34,23 @@ public sealed class ScriptedApi : IAsyncDisposable
     /// <summary>Starts a server whose <paramref name="answer"/> gets each request and its 1-based number.</summary>
     public static async Task<ScriptedApi> StartAsync(Func<HttpContext, int, Task> answer)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        var api = new ScriptedApi(app);
+        var api = new ScriptedApi();
+        api._server = await LoopbackServer.StartAsync(app => api.Map(app, answer));
+        return api;
+    }
+
+    private void Map(WebApplication app, Func<HttpContext, int, Task> answer)
+    {
         app.Run(async http =>
         {
             using var body = new MemoryStream();
             await http.Request.Body.CopyToAsync(body, http.RequestAborted);
-            var number = Interlocked.Increment(ref api._count);
+            var number = Interlocked.Increment(ref _count);
             string? Header(string name) => http.Request.Headers.TryGetValue(name, out var v) ? v.ToString() : null;
-            api._seen.Enqueue(new Seen(number, http.Request.Method, http.Request.Path + http.Request.QueryString, Header("Idempotency-Key"),
-                Header("Authorization"), Header("User-Agent"), http.Request.ContentType, body.ToArray(), api._clock.Elapsed));
+            _seen.Enqueue(new Seen(number, http.Request.Method, http.Request.Path + http.Request.QueryString, Header("Idempotency-Key"),
+                Header("Authorization"), Header("User-Agent"), http.Request.ContentType, body.ToArray(), _clock.Elapsed));
             await answer(http, number);
         });
-        await app.StartAsync();
-        api.Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return api;
     }
 
     /// <summary>Answers with a status, an optional JSON body and optional headers.</summary>
@@ -90,11 +85,7 @@ public sealed class ScriptedApi : IAsyncDisposable
         return port;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }
 
 /// <summary>Counts the attempts that leave the client (including those that never reach a server).</summary>
