@@ -1,6 +1,5 @@
 using Boxes.ServiceDefaults;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.Configuration;
+using Boxes.Testing;
 using Microsoft.Extensions.Options;
 using Xunit;
 
@@ -8,36 +7,18 @@ namespace Boxes.Webhooks.Tests;
 
 /// <summary>
 /// Settings the service cannot run without, or cannot run with, stop it at startup instead of on the first request.
-/// The host is built here with Program's own two calls (AddServiceDefaults, AddWebhooks) rather than through
-/// WebApplicationFactory, which sometimes reports a failed start as an ObjectDisposedException of its own.
+/// The host is built with Program's own two calls (AddServiceDefaults, AddWebhooks); see <see cref="ServiceStartup"/>.
 /// </summary>
 public sealed class StartupTests
 {
-    private static async Task<Exception> StartFails(params (string Key, string Value)[] settings)
-    {
-        var builder = WebApplication.CreateBuilder();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            // Never reached: startup fails before anything connects.
-            ["ConnectionStrings:Boxes"] = "Host=127.0.0.1;Port=1;Username=none;Password=none;Database=none",
-            ["ConnectionStrings:RabbitMq"] = "amqp://none:none@127.0.0.1:1/none",
-        }.Concat(settings.Select(s => KeyValuePair.Create(s.Key, (string?)s.Value))));
-        return await Assert.ThrowsAnyAsync<Exception>(async () =>
+    private static Task<Exception> StartFails(params (string Key, string Value)[] settings) =>
+        ServiceStartup.FailsAsync(builder =>
         {
             builder.AddServiceDefaults();
             builder.AddWebhooks();
-            await using var app = builder.Build();
-            await app.StartAsync();
-        });
-    }
+        }, settings);
 
-    private static IEnumerable<Exception> Chain(Exception e)
-    {
-        yield return e;
-        var inner = e is AggregateException aggregate ? aggregate.InnerExceptions : e.InnerException is { } one ? [one] : [];
-        foreach (var i in inner)
-            foreach (var x in Chain(i)) yield return x;
-    }
+    private static IEnumerable<Exception> Chain(Exception e) => ServiceStartup.Chain(e);
 
     [Fact]
     public async Task The_service_refuses_to_start_without_the_internal_key()
