@@ -16,10 +16,7 @@ public static class ArtifactsClientRegistration
     /// </summary>
     public static IServiceCollection AddArtifactsClient(this IServiceCollection services, IConfiguration configuration)
     {
-        var address = configuration[AddressKey] is { Length: > 0 } a ? a : DefaultAddress;
-        if (!Uri.TryCreate(address.EndsWith('/') ? address : address + "/", UriKind.Absolute, out var baseAddress)
-            || baseAddress.Scheme is not ("http" or "https"))
-            throw new InvalidOperationException($"{AddressKey} (env Artifacts__Address) must be an http(s) URL such as {DefaultAddress}, not '{address}'.");
+        var baseAddress = InternalApi.ServiceAddress(configuration, AddressKey, DefaultAddress);
         var key = InternalApi.Key(configuration);
         services.AddHttpClient<ArtifactsClient>(http =>
             {

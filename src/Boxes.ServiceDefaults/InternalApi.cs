@@ -39,6 +39,20 @@ public static class InternalApi
         return builder;
     }
 
+    /// <summary>
+    /// Another service's base address from configuration (<paramref name="key"/>, else <paramref name="defaultAddress"/>),
+    /// with a trailing slash so relative paths keep any prefix. Throws when it is not an http(s) URL, so a misconfigured
+    /// service fails at startup rather than on its first call.
+    /// </summary>
+    public static Uri ServiceAddress(IConfiguration configuration, string key, string defaultAddress)
+    {
+        var address = configuration[key] is { Length: > 0 } a ? a : defaultAddress;
+        if (!Uri.TryCreate(address.EndsWith('/') ? address : address + "/", UriKind.Absolute, out var baseAddress)
+            || baseAddress.Scheme is not ("http" or "https"))
+            throw new InvalidOperationException($"{key} (env {key.Replace(":", "__")}) must be an http(s) URL such as {defaultAddress}, not '{address}'.");
+        return baseAddress;
+    }
+
     /// <summary>Adds the internal key to every request of an <see cref="HttpClient"/> that calls another service.</summary>
     public static void Authorize(HttpClient http, IConfiguration configuration) =>
         http.DefaultRequestHeaders.Add(HeaderName, Key(configuration));

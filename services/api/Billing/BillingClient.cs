@@ -24,14 +24,7 @@ public sealed class BillingClient(HttpClient http, IOptions<BillingOptions> opti
     private const int MaxAnswerBytes = 1024 * 1024;
 
     /// <summary>The service's address (<c>Billing:Address</c>) with a trailing slash; throws when it is not an http(s) URL.</summary>
-    public static Uri Address(IConfiguration configuration)
-    {
-        var address = configuration[AddressKey] is { Length: > 0 } a ? a : DefaultAddress;
-        if (!Uri.TryCreate(address.EndsWith('/') ? address : address + "/", UriKind.Absolute, out var baseAddress)
-            || baseAddress.Scheme is not ("http" or "https"))
-            throw new InvalidOperationException($"{AddressKey} (env Billing__Address) must be an http(s) URL such as {DefaultAddress}, not '{address}'.");
-        return baseAddress;
-    }
+    public static Uri Address(IConfiguration configuration) => InternalApi.ServiceAddress(configuration, AddressKey, DefaultAddress);
 
     public static void Configure(HttpClient http, IConfiguration configuration)
     {

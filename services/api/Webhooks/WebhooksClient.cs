@@ -26,14 +26,7 @@ public sealed class WebhooksClient(HttpClient http, ILogger<WebhooksClient> logg
     private const int MaxAnswerBytes = 8 * 1024 * 1024;
 
     /// <summary>The service's address (<c>Webhooks:Address</c>) with a trailing slash; throws when it is not an http(s) URL.</summary>
-    public static Uri Address(IConfiguration configuration)
-    {
-        var address = configuration[AddressKey] is { Length: > 0 } a ? a : DefaultAddress;
-        if (!Uri.TryCreate(address.EndsWith('/') ? address : address + "/", UriKind.Absolute, out var baseAddress)
-            || baseAddress.Scheme is not ("http" or "https"))
-            throw new InvalidOperationException($"{AddressKey} (env Webhooks__Address) must be an http(s) URL such as {DefaultAddress}, not '{address}'.");
-        return baseAddress;
-    }
+    public static Uri Address(IConfiguration configuration) => InternalApi.ServiceAddress(configuration, AddressKey, DefaultAddress);
 
     public static void Configure(HttpClient http, IConfiguration configuration)
     {
