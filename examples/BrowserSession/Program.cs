@@ -41,6 +41,12 @@ try
     await session.CloseAsync(ct);
     return 0;
 }
+catch (ArgumentException error) when (error.ParamName == "options")
+{
+    // No key configured (BOXES_API_KEY): the SDK says so before any request is made.
+    Console.Error.WriteLine(error.Message);
+    return 2;
+}
 catch (BoxesError error)
 {
     // Every API error has the HTTP status and a stable code; plan errors also name the plan you would need.

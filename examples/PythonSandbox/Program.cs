@@ -48,6 +48,12 @@ try
     await sandbox.KillAsync(ct);
     return 0;
 }
+catch (ArgumentException error) when (error.ParamName == "options")
+{
+    // No key configured (BOXES_API_KEY): the SDK says so before any request is made.
+    Console.Error.WriteLine(error.Message);
+    return 2;
+}
 catch (BoxesError error)
 {
     // Every API error has the HTTP status and a stable code; plan errors also name the plan you would need.

@@ -48,6 +48,12 @@ try
     await second.KillAsync(ct);
     return 0;
 }
+catch (ArgumentException error) when (error.ParamName == "options")
+{
+    // No key configured (BOXES_API_KEY): the SDK says so before any request is made.
+    Console.Error.WriteLine(error.Message);
+    return 2;
+}
 catch (BoxesError error)
 {
     Console.Error.WriteLine($"Boxes API error {error.Status} {error.Code}: {error.Message}");
