@@ -109,6 +109,9 @@ internal static class TerminalSession
     /// <summary>How long piped input waits for the shell's first output before it is sent regardless.</summary>
     private static readonly TimeSpan FirstOutputWait = TimeSpan.FromSeconds(10);
 
+    /// <summary>How often piped input that has ended says so again while the shell is still running.</summary>
+    private static readonly TimeSpan EndOfInputRepeat = TimeSpan.FromMilliseconds(500);
+
     private static async Task WaitQuietlyAsync(Task task, TimeSpan timeout, CancellationToken cancellationToken)
     {
         try
@@ -130,7 +133,16 @@ internal static class TerminalSession
             var read = await stdin.ReadAsync(buffer, cancellationToken);
             if (read == 0)
             {
-                if (sendEndOfInput) await SendAsync(socket, sendLock, new[] { EndOfTransmission }, WebSocketMessageType.Binary, cancellationToken);
+                if (!sendEndOfInput) return;
+                // Repeated until the session ends: a Ctrl-D that reaches the pty while the shell is between commands
+                // (its terminal back in canonical mode) is taken as the end of an empty line and is gone by the time
+                // readline reads again, and the shell would wait for ever (seen in CI). Once the shell has exited the
+                // session ends and this stops; a program reading stdin meanwhile gets end-of-input too, as it should.
+                while (!cancellationToken.IsCancellationRequested)
+                {
+                    await SendAsync(socket, sendLock, new[] { EndOfTransmission }, WebSocketMessageType.Binary, cancellationToken);
+                    await Task.Delay(EndOfInputRepeat, cancellationToken);
+                }
                 return;
             }
             await SendAsync(socket, sendLock, buffer.AsMemory(0, read), WebSocketMessageType.Binary, cancellationToken);
