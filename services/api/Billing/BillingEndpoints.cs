@@ -17,7 +17,6 @@ namespace Boxes.Api.Billing;
 public static class BillingEndpoints
 {
     public const int MaxUrlLength = 2048;
-    public const int MaxIdempotencyKeyLength = 255;
 
     public static IEndpointRouteBuilder MapBillingEndpoints(this IEndpointRouteBuilder app)
     {
@@ -53,8 +52,8 @@ public static class BillingEndpoints
             if (unreadable is not null) return unreadable;
             var (plan, successUrl, invalid) = ReadCheckout(body);
             if (invalid is not null) return invalid;
-            var idempotency = http.Request.Headers["Idempotency-Key"].ToString();
-            if (idempotency.Length > MaxIdempotencyKeyLength) return ApiError.Validation($"Idempotency-Key: at most {MaxIdempotencyKeyLength} characters.");
+            // Checked (1-255 printable ASCII) by the idempotency filter before this runs.
+            var idempotency = http.Request.Headers[Idempotency.IdempotencyFilter.HeaderName].ToString();
 
             if (http.RequestServices.GetService<IPaymentProvider>() is not { } provider)
                 return NoCheckout("No payment provider is configured on this platform (Billing:Stripe:SecretKey)");
